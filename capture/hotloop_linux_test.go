@@ -1,0 +1,233 @@
+//go:build linux
+
+package capture
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ctrace/ctrace/format"
+)
+
+// dgramPair returns a datagram socket pair: the test writes into w, the
+// sourceReader reads from r like from a netlink socket.
+func dgramPair(t testing.TB) (w int, r *os.File) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.SetNonblock(fds[1], true); err != nil {
+		t.Fatal(err)
+	}
+	_ = unix.SetsockoptInt(fds[0], unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
+	_ = unix.SetsockoptInt(fds[1], unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 16<<20)
+	f := os.NewFile(uintptr(fds[1]), "dgram")
+	t.Cleanup(func() { unix.Close(fds[0]); f.Close() })
+	return fds[0], f
+}
+
+func newTestReader(t testing.TB, f *os.File, pool *chunkPool, queue chan []byte) (*sourceReader, *sourceStats) {
+	raw, err := f.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := newMonoClock()
+	st := &sourceStats{}
+	return newSourceReader(format.SourceAudit, raw, f.SetReadDeadline, pool, queue, &clock, st), st
+}
+
+// parseChunk splits a chunk into records.
+func parseChunk(t testing.TB, b []byte) []format.Record {
+	var recs []format.Record
+	for len(b) > 0 {
+		if len(b) < format.RecordHeaderSize {
+			t.Fatalf("trailing %d bytes", len(b))
+		}
+		n := int(binary.LittleEndian.Uint32(b))
+		recs = append(recs, format.Record{Source: format.Source(b[4]), Flags: b[5],
+			Mono: int64(binary.LittleEndian.Uint64(b[8:])), Data: b[16 : 16+n]})
+		b = b[16+n:]
+	}
+	return recs
+}
+
+func TestSourceReaderKeepsEveryDatagram(t *testing.T) {
+	w, f := dgramPair(t)
+	pool := newChunkPool(64 << 20)
+	queue := make(chan []byte, 128)
+	r, st := newTestReader(t, f, pool, queue)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go r.run(&wg)
+	const n = 5000
+	var want [][]byte
+	for i := 0; i < n; i++ {
+		d := bytes.Repeat([]byte{byte(i)}, 4+i%700)
+		binary.LittleEndian.PutUint32(d, uint32(i))
+		want = append(want, d)
+		for {
+			if _, err := unix.Write(w, d); err == nil {
+				break
+			} else if err != unix.EAGAIN && err != unix.ENOBUFS {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	// A frame that lands in a quiet period still reaches the writer quickly.
+	deadline := time.After(10 * time.Second)
+	var got []format.Record
+	for len(got) < n {
+		select {
+		case c := <-queue:
+			got = append(got, parseChunk(t, bytes.Clone(c))...)
+		case <-deadline:
+			t.Fatalf("only %d of %d frames handed off", len(got), n)
+		}
+	}
+	r.stop(50 * time.Millisecond)
+	wg.Wait()
+	var prev int64
+	for i, rec := range got {
+		if !bytes.Equal(rec.Data, want[i]) || rec.Source != format.SourceAudit {
+			t.Fatalf("frame %d differs", i)
+		}
+		if rec.Mono < prev {
+			t.Fatalf("frame %d: time went back", i)
+		}
+		prev = rec.Mono
+	}
+	if st.frames.Load() != n || st.dropped.Load() != 0 {
+		t.Fatalf("stats: frames %d dropped %d", st.frames.Load(), st.dropped.Load())
+	}
+}
+
+// Past the memory cap frames are counted as dropped, and a note says so in
+// the stream once room is back.
+func TestSourceReaderCountsDropsAtTheCap(t *testing.T) {
+	w, f := dgramPair(t)
+	pool := newChunkPool(2 * chunkSize) // two chunks at most
+	queue := make(chan []byte, 16)
+	r, st := newTestReader(t, f, pool, queue)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go r.run(&wg)
+	d := make([]byte, 8000)
+	sent := 0
+	// Fill both chunks and more while nobody returns chunks to the pool.
+	for st.dropped.Load() < 10 {
+		if _, err := unix.Write(w, d); err == nil {
+			sent++
+		}
+		if sent > 2000 {
+			t.Fatal("no drops past the cap")
+		}
+	}
+	var first [][]byte
+	for len(first) < 2 {
+		first = append(first, <-queue)
+	}
+	for _, c := range first {
+		pool.put(c)
+	}
+	// Now frames fit again: the next chunk starts with a "dropped" note.
+	unix.Write(w, d)
+	time.Sleep(300 * time.Millisecond)
+	r.stop(50 * time.Millisecond)
+	wg.Wait()
+	c := <-queue
+	recs := parseChunk(t, c)
+	if recs[0].Source != format.SourceNote {
+		t.Fatalf("first record after the drops is %v, want a note", recs[0].Source)
+	}
+	var note format.Note
+	json.Unmarshal(recs[0].Data, &note)
+	if note.Kind != "dropped" || note.Count != st.dropped.Load() || note.Source != "audit" {
+		t.Fatalf("note %+v, dropped %d", note, st.dropped.Load())
+	}
+}
+
+// An oversized datagram is kept cut, flagged.
+func TestSourceReaderFlagsTruncatedFrames(t *testing.T) {
+	w, f := dgramPair(t)
+	pool := newChunkPool(8 << 20)
+	queue := make(chan []byte, 16)
+	r, st := newTestReader(t, f, pool, queue)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go r.run(&wg)
+	_ = unix.SetsockoptInt(w, unix.SOL_SOCKET, unix.SO_SNDBUF, 1<<20)
+	big := make([]byte, maxDatagram+100)
+	if _, err := unix.Write(w, big); err != nil {
+		t.Skipf("cannot send a %d-byte datagram here: %v", len(big), err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	r.stop(50 * time.Millisecond)
+	wg.Wait()
+	recs := parseChunk(t, <-queue)
+	if len(recs) != 1 || recs[0].Flags&format.FlagTruncated == 0 || len(recs[0].Data) != maxDatagram || st.truncated.Load() != 1 {
+		t.Fatalf("records %d flags %v len %d", len(recs), recs[0].Flags, len(recs[0].Data))
+	}
+}
+
+// BenchmarkHotPath measures the reader alone: datagrams of audit sizes in,
+// framed records out, chunks recycled. Reports frames/s and allocations per
+// frame (b.N frames).
+func BenchmarkHotPath(b *testing.B) {
+	w, f := dgramPair(b)
+	pool := newChunkPool(64 << 20)
+	queue := make(chan []byte, 128)
+	r, _ := newTestReader(b, f, pool, queue)
+	frame := make([]byte, 180) // a typical audit datagram
+	done := make(chan struct{})
+	got := 0
+	go func() {
+		for c := range queue {
+			got += len(parseChunkCount(c))
+			pool.put(c)
+		}
+		close(done)
+	}()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	b.ReportAllocs()
+	b.ResetTimer()
+	go r.run(&wg)
+	for i := 0; i < b.N; i++ {
+		for {
+			_, err := unix.Write(w, frame)
+			if err == nil {
+				break
+			}
+			if err != unix.EAGAIN && err != unix.ENOBUFS {
+				b.Fatal(err)
+			}
+		}
+	}
+	r.stop(20 * time.Millisecond)
+	wg.Wait()
+	b.StopTimer()
+	close(queue)
+	<-done
+	if got != b.N {
+		b.Fatalf("got %d of %d frames", got, b.N)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "frames/s")
+}
+
+func parseChunkCount(b []byte) []struct{} {
+	n := 0
+	for len(b) >= format.RecordHeaderSize {
+		l := int(binary.LittleEndian.Uint32(b))
+		b = b[format.RecordHeaderSize+l:]
+		n++
+	}
+	return make([]struct{}, n)
+}

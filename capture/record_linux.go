@@ -1,0 +1,489 @@
+//go:build linux
+
+package capture
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ctrace/ctrace/format"
+)
+
+// Version is written into capture headers.
+var Version = "0.1.0"
+
+// Options configure a recording.
+type Options struct {
+	Output string // capture file; created 0600
+	Force  bool   // overwrite an existing Output
+
+	NoAudit    bool
+	NoProc     bool
+	NoSnapshot bool
+	RulesFile  string   // auditctl-style rules instead of the defaults
+	Rules      []string // rules given directly (tests); wins over RulesFile
+
+	BacklogLimit  uint32        // kernel backlog limit while recording (default 8192)
+	QueueCap      int64         // memory cap for frames waiting for the writer (default 256 MiB)
+	SegmentBytes  int64         // default 8 MiB
+	SegmentAge    time.Duration // close a segment older than this (default 1 min)
+	FlushInterval time.Duration // default 250 ms
+	ReceiveBuffer int           // socket receive buffers, at least 8 MiB
+	Duration      time.Duration // stop after this long (0: no limit)
+
+	// Command, when set, is run once recording is live; recording stops
+	// when it exits. Its stdio are Stdin, Stdout, Stderr.
+	Command []string
+	Stdin   io.Reader
+	Stdout  io.Writer
+
+	// Stderr receives the "recording" line, notices and the summary.
+	Stderr io.Writer
+	// StatusLine draws a live status line on Stderr (a terminal).
+	StatusLine bool
+	// Signals, when set, delivers SIGINT/SIGTERM: the first stops recording
+	// (in command mode SIGTERM is passed on to the command and SIGINT, which
+	// the terminal sent to the command too, waits for it; a second one stops
+	// at once).
+	Signals <-chan os.Signal
+
+	// RunDir holds the lock and state files (default /run/ctrace).
+	RunDir string
+}
+
+// Result describes a finished recording.
+type Result struct {
+	Path       string
+	Frames     map[string]int64
+	Stats      format.WriterStats
+	Loss       format.Loss
+	StopReason string
+	Duration   time.Duration
+	// Command exit: ExitCode >= 0 for a normal exit, Signal > 0 when killed.
+	CommandPID int
+	ExitCode   int
+	Signal     int
+	Notices    []string
+	AuditMode  string
+}
+
+// Errors the CLI turns into clear messages.
+var (
+	ErrNotRoot         = errors.New("capture: recording needs root (CAP_AUDIT_CONTROL, CAP_AUDIT_READ and CAP_NET_ADMIN)")
+	ErrAnotherRecorder = errors.New("capture: another ctrace recorder is running")
+	ErrExists          = errors.New("capture: output file exists (use --force to overwrite)")
+)
+
+func (o *Options) defaults() {
+	if o.BacklogLimit == 0 {
+		o.BacklogLimit = DefaultAuditBacklogLimit
+	}
+	if o.QueueCap <= 0 {
+		o.QueueCap = 256 << 20
+	}
+	if o.SegmentBytes <= 0 {
+		o.SegmentBytes = format.DefaultSegmentBytes
+	}
+	if o.SegmentAge <= 0 {
+		o.SegmentAge = time.Minute
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = 250 * time.Millisecond
+	}
+	if o.ReceiveBuffer < minReceiveBufBytes {
+		o.ReceiveBuffer = minReceiveBufBytes
+	}
+	if o.RunDir == "" {
+		o.RunDir = "/run/ctrace"
+	}
+	if o.Stderr == nil {
+		o.Stderr = io.Discard
+	}
+}
+
+// recording is the state of one Record call.
+type recording struct {
+	opts    Options
+	clock   monoClock
+	pool    *chunkPool
+	queue   chan []byte
+	w       *format.Writer
+	file    *os.File
+	readers []*sourceReader
+	rwg     sync.WaitGroup
+	stats   map[format.Source]*sourceStats
+
+	ctl        *AuditControl
+	audit      *dataSocket
+	proc       *dataSocket
+	auditMode  string
+	lostBefore uint32
+
+	writerFail  chan error // a write failed (buffered, first error only)
+	writerDone  chan error // the write loop ended (its last error)
+	notices     []string
+	restoreMu   sync.Mutex
+	restored    bool
+	restoreErr  error
+	statusShown bool
+}
+
+func (rc *recording) notice(format string, a ...any) {
+	msg := fmt.Sprintf(format, a...)
+	rc.notices = append(rc.notices, msg)
+	fmt.Fprintln(rc.opts.Stderr, "ctrace: "+msg)
+}
+
+// Record records until the command exits, Duration passes, a signal arrives
+// or ctx is done. The kernel's audit state is restored on every way out.
+func Record(ctx context.Context, opts Options) (res *Result, err error) {
+	opts.defaults()
+	rc := &recording{opts: opts, clock: newMonoClock(), stats: map[format.Source]*sourceStats{}}
+	if os.Geteuid() != 0 {
+		return nil, ErrNotRoot
+	}
+	if opts.NoAudit && opts.NoProc {
+		return nil, errors.New("capture: --no-audit and --no-proc leave nothing to record")
+	}
+	unlock, err := lockRecorder(opts.RunDir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	// Open the output first: a bad path should fail before the kernel is touched.
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if opts.Force {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	rc.file, err = os.OpenFile(opts.Output, flags, 0o600)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("%w: %s", ErrExists, opts.Output)
+		}
+		return nil, fmt.Errorf("capture: cannot create the output: %w", err)
+	}
+	if opts.Force {
+		_ = rc.file.Chmod(0o600)
+	}
+	defer func() {
+		rc.restore()
+		if rc.restoreErr != nil {
+			err = errors.Join(err, rc.restoreErr)
+		}
+		rc.audit.Close()
+		rc.proc.Close()
+		if rc.ctl != nil {
+			rc.ctl.Close()
+		}
+		if cerr := rc.file.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("capture: closing %s: %w", opts.Output, cerr)
+		}
+	}()
+
+	if err := rc.setup(); err != nil {
+		return nil, err
+	}
+	return rc.run(ctx)
+}
+
+// setup prepares the kernel and the sockets and starts the hot loop.
+func (rc *recording) setup() error {
+	o := &rc.opts
+	self := os.Getpid()
+	statePath := filepath.Join(o.RunDir, "state.json")
+	var rules []string
+	var before format.AuditStatus
+	rc.auditMode = "off"
+	if !o.NoAudit {
+		notes, err := RecoverStale(statePath)
+		for _, n := range notes {
+			rc.notice("%s", n)
+		}
+		if err != nil {
+			return err
+		}
+		rc.ctl, err = OpenAuditControl()
+		if err != nil {
+			return err
+		}
+		removed, err := rc.ctl.RemoveStaleRules()
+		for _, r := range removed {
+			rc.notice("removed a rule left by an earlier recorder: %s", r)
+		}
+		if err != nil {
+			return err
+		}
+		before, err = rc.ctl.Status()
+		if err != nil {
+			return err
+		}
+		rc.lostBefore = before.Lost
+		switch {
+		case o.Rules != nil:
+			rules = o.Rules
+		case o.RulesFile != "":
+			f, err := os.Open(o.RulesFile)
+			if err != nil {
+				return fmt.Errorf("capture: rules: %w", err)
+			}
+			rules, err = ParseRulesFile(f, o.RulesFile, self)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		default:
+			rules = DefaultRules(self)
+		}
+		if _, err := BuildRules(rules); err != nil {
+			return err
+		}
+		rc.auditMode = "unicast"
+		if pid, alive, comm := AuditPIDOwner(before); alive && pid != self {
+			if strings.HasPrefix(comm, "ctrace") {
+				return fmt.Errorf("%w (pid %d is the audit daemon)", ErrAnotherRecorder, pid)
+			}
+			rc.auditMode = "multicast"
+			rc.notice("%s (pid %d) is the audit daemon: reading the read-only multicast group; the kernel does not count losses there, ctrace detects them (ENOBUFS, serial gaps)", comm, pid)
+		}
+	}
+
+	hdr := rc.header(rules, before)
+	var err error
+	rc.w, err = format.NewWriter(rc.file, hdr, format.WriterOptions{SegmentBytes: o.SegmentBytes, Clock: readClocks})
+	if err != nil {
+		return fmt.Errorf("capture: %s: %w", o.Output, err)
+	}
+	rc.pool = newChunkPool(o.QueueCap)
+	rc.queue = make(chan []byte, o.QueueCap/chunkSize+8)
+	rc.writerFail = make(chan error, 1)
+	rc.writerDone = make(chan error, 1)
+	go rc.writeLoop()
+
+	// Sockets, then readers, then rules: the first events have a reader.
+	var early [][]byte
+	if rc.auditMode != "off" {
+		groups := uint32(0)
+		if rc.auditMode == "multicast" {
+			groups = 1 << (auditNlgrpReadlog - 1)
+		}
+		rc.audit, err = dialData(unix.NETLINK_AUDIT, groups, o.ReceiveBuffer)
+		if err != nil {
+			return auditErr("open the audit socket", err)
+		}
+		if rc.auditMode == "unicast" {
+			early, err = registerAuditDaemon(rc.audit, self)
+			if errors.Is(err, unix.EEXIST) {
+				// An audit daemon registered meanwhile: fall back to multicast.
+				rc.audit.Close()
+				rc.auditMode = "multicast"
+				rc.notice("another audit daemon registered first: reading the multicast group")
+				if rc.audit, err = dialData(unix.NETLINK_AUDIT, 1, o.ReceiveBuffer); err != nil {
+					return auditErr("open the audit multicast socket", err)
+				}
+				early = nil
+			} else if err != nil {
+				return auditErr("register as the audit daemon", err)
+			}
+		}
+		rc.startReader(format.SourceAudit, rc.audit, early)
+	}
+	if !o.NoProc {
+		rc.proc, err = dialData(unix.NETLINK_CONNECTOR, cnIdxProc, o.ReceiveBuffer)
+		if err == nil {
+			err = procConnectorOp(rc.proc, procCnMcastListen)
+		}
+		if err != nil {
+			rc.proc.Close()
+			rc.proc = nil
+			if rc.auditMode == "off" {
+				return fmt.Errorf("capture: the proc connector is not available: %w", err)
+			}
+			rc.notice("the proc connector is not available (%v): recording audit alone", err)
+		} else {
+			rc.startReader(format.SourceProc, rc.proc, nil)
+		}
+	}
+	if rc.auditMode != "off" {
+		if err := rc.ctl.Prepare(AuditOptions{Rules: rules, BacklogLimit: o.BacklogLimit, StatePath: statePath}); err != nil {
+			return err
+		}
+	}
+	rc.writeNote(format.Note{Kind: "audit_status", Status: &before, Text: "start"})
+	if !o.NoSnapshot {
+		if err := rc.snapshot(); err != nil {
+			rc.notice("the /proc snapshot failed: %v", err)
+		}
+	}
+	return nil
+}
+
+func (rc *recording) header(rules []string, before format.AuditStatus) format.Header {
+	o := &rc.opts
+	var u unix.Utsname
+	_ = unix.Uname(&u)
+	bootID, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	h := format.Header{
+		CtraceVersion: Version,
+		Kind:          "record",
+		Hostname:      unix.ByteSliceToString(u.Nodename[:]),
+		KernelRelease: unix.ByteSliceToString(u.Release[:]),
+		KernelVersion: unix.ByteSliceToString(u.Version[:]),
+		Machine:       unix.ByteSliceToString(u.Machine[:]),
+		ByteOrder:     hostByteOrder(),
+		BootID:        strings.TrimSpace(string(bootID)),
+		Clock:         readClocks(),
+		PageSize:      os.Getpagesize(),
+		ClockTicks:    ClockTicks(),
+		AuditMode:     rc.auditMode,
+		Proc:          !o.NoProc,
+		Snapshot:      !o.NoSnapshot,
+		Rules:         rules,
+		RecorderPID:   os.Getpid(),
+		Command:       o.Command,
+		Options: format.Options{
+			BacklogLimit:    o.BacklogLimit,
+			QueueCapBytes:   o.QueueCap,
+			SegmentBytes:    o.SegmentBytes,
+			SegmentAgeMS:    o.SegmentAge.Milliseconds(),
+			FlushIntervalMS: o.FlushInterval.Milliseconds(),
+			RulesFile:       o.RulesFile,
+			DurationMS:      o.Duration.Milliseconds(),
+			ReceiveBuffer:   o.ReceiveBuffer,
+		},
+	}
+	if rc.auditMode != "off" {
+		h.AuditBefore = &before
+	}
+	return h
+}
+
+func (rc *recording) startReader(src format.Source, s *dataSocket, early [][]byte) {
+	st := &sourceStats{}
+	rc.stats[src] = st
+	r := newSourceReader(src, s.raw, s.conn.SetReadDeadline, rc.pool, rc.queue, &rc.clock, st)
+	r.ensureRoom()
+	for _, f := range early {
+		r.buf = format.AppendRecord(r.buf, src, 0, rc.clock.now(), f)
+		st.frames.Add(1)
+	}
+	rc.readers = append(rc.readers, r)
+	rc.rwg.Add(1)
+	go r.run(&rc.rwg)
+}
+
+// writeNote queues a note record (off the hot path).
+func (rc *recording) writeNote(n format.Note) {
+	b, _ := json.Marshal(n)
+	rc.queue <- format.AppendRecord(nil, format.SourceNote, 0, rc.clock.now(), b)
+}
+
+// snapshot records every task alive now, in chunks.
+func (rc *recording) snapshot() error {
+	var chunk []byte
+	_, err := Snapshot("/proc", ClockTicks(), func(p format.SnapshotProcess) error {
+		b, err := json.Marshal(&p)
+		if err != nil {
+			return err
+		}
+		if len(b) > format.MaxRecordSize {
+			return nil
+		}
+		chunk = format.AppendRecord(chunk, format.SourceSnapshot, 0, rc.clock.now(), b)
+		if len(chunk) > 256<<10 {
+			rc.queue <- chunk
+			chunk = nil
+		}
+		return nil
+	})
+	if len(chunk) > 0 {
+		rc.queue <- chunk
+	}
+	return err
+}
+
+// writeLoop compresses and writes chunks, flushes on a timer and closes
+// segments by age. It returns chunks to the pool.
+func (rc *recording) writeLoop() {
+	o := &rc.opts
+	tick := time.NewTicker(o.FlushInterval)
+	defer tick.Stop()
+	var werr error
+	dirty := false
+	segOpened := time.Time{}
+	for {
+		select {
+		case b, ok := <-rc.queue:
+			if !ok {
+				rc.writerDone <- werr
+				return
+			}
+			if werr == nil {
+				wasOpen := rc.w.SegmentOpen()
+				werr = rc.w.WriteChunk(b)
+				if !wasOpen && rc.w.SegmentOpen() {
+					segOpened = time.Now()
+				}
+				dirty = true
+				if werr != nil {
+					// A full disk or an I/O error: stop the recording.
+					select {
+					case rc.writerFail <- werr:
+					default:
+					}
+				}
+			}
+			if cap(b) == chunkSize {
+				rc.pool.put(b)
+			}
+		case <-tick.C:
+			if werr != nil {
+				continue
+			}
+			if dirty {
+				werr = rc.w.Flush()
+				dirty = false
+			}
+			if werr == nil && rc.w.SegmentOpen() && time.Since(segOpened) >= o.SegmentAge {
+				werr = rc.w.CloseSegment()
+			}
+			if werr != nil {
+				select {
+				case rc.writerFail <- werr:
+				default:
+				}
+			}
+		}
+	}
+}
+
+// restore puts the kernel's audit state back; safe to call more than once.
+func (rc *recording) restore() {
+	rc.restoreMu.Lock()
+	defer rc.restoreMu.Unlock()
+	if rc.restored {
+		return
+	}
+	rc.restored = true
+	if rc.ctl != nil {
+		rc.restoreErr = rc.ctl.Restore()
+	}
+}
+
+func exitOf(ps *os.ProcessState) (code, sig int) {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return -1, int(ws.Signal())
+	}
+	return ps.ExitCode(), 0
+}

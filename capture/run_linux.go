@@ -1,0 +1,277 @@
+//go:build linux
+
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ctrace/ctrace/format"
+)
+
+// drainGrace is how long the readers keep reading after the rules are gone,
+// for the events the kernel still holds.
+const drainGrace = 300 * time.Millisecond
+
+// lockRecorder makes sure only one recorder runs on this machine.
+func lockRecorder(dir string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	p := filepath.Join(dir, "record.lock")
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("capture: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		b, _ := os.ReadFile(p)
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w (pid %s holds %s)", ErrAnotherRecorder, strings.TrimSpace(string(b)), p)
+		}
+		return nil, fmt.Errorf("capture: locking %s: %w", p, err)
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return func() { f.Close() }, nil
+}
+
+func (rc *recording) readerFailure() error {
+	for _, r := range rc.readers {
+		if !r.stopping.Load() && r.err != nil {
+			return fmt.Errorf("capture: receiving from the %s socket: %w", r.name, r.err)
+		}
+	}
+	return nil
+}
+
+func (rc *recording) run(ctx context.Context) (*Result, error) {
+	o := &rc.opts
+	start := time.Now()
+	res := &Result{Path: o.Output, AuditMode: rc.auditMode, ExitCode: -1}
+	fmt.Fprintf(o.Stderr, "recording to %s (audit: %s, proc connector: %s)\n", o.Output, rc.auditMode, onOff(rc.proc != nil))
+
+	var cmd *exec.Cmd
+	cmdDone := make(chan error, 1)
+	var runErr error
+	reason := ""
+	if len(o.Command) > 0 {
+		cmd = exec.Command(o.Command[0], o.Command[1:]...)
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = o.Stdin, o.Stdout, o.Stderr
+		if err := cmd.Start(); err != nil {
+			runErr = fmt.Errorf("capture: starting %s: %w", o.Command[0], err)
+			reason = "error"
+			cmd = nil
+		} else {
+			res.CommandPID = cmd.Process.Pid
+			rc.writeNote(format.Note{Kind: "command_start", PID: cmd.Process.Pid, Text: strings.Join(o.Command, " ")})
+			go func() { cmdDone <- cmd.Wait() }()
+		}
+	}
+	var durC <-chan time.Time
+	if o.Duration > 0 {
+		t := time.NewTimer(o.Duration)
+		defer t.Stop()
+		durC = t.C
+	}
+	poll := time.NewTicker(250 * time.Millisecond)
+	defer poll.Stop()
+	cmdRunning := cmd != nil
+	interrupts := 0
+	for reason == "" {
+		select {
+		case <-ctx.Done():
+			reason = "canceled"
+		case sig := <-o.Signals:
+			interrupts++
+			if cmdRunning && interrupts == 1 {
+				if sig == syscall.SIGINT {
+					rc.clearStatus()
+					fmt.Fprintln(o.Stderr, "ctrace: waiting for the command to exit (interrupt again to stop now)")
+				} else {
+					_ = cmd.Process.Signal(sig)
+				}
+				continue
+			}
+			reason = "signal"
+		case <-durC:
+			reason = "duration"
+		case <-cmdDone:
+			cmdRunning = false
+			reason = "command"
+		case err := <-rc.writerFail:
+			reason = "error"
+			runErr = fmt.Errorf("capture: writing %s: %w", o.Output, err)
+		case <-poll.C:
+			if err := rc.readerFailure(); err != nil {
+				reason = "error"
+				runErr = err
+			}
+			if o.StatusLine {
+				rc.drawStatus(start)
+			}
+		}
+	}
+	if cmdRunning {
+		// Stopped before the command ended: end it, as a terminal would.
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-cmdDone:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			<-cmdDone
+		}
+	}
+	if cmd != nil && cmd.ProcessState != nil {
+		res.ExitCode, res.Signal = exitOf(cmd.ProcessState)
+		n := format.Note{Kind: "command_exit", PID: res.CommandPID}
+		if res.Signal > 0 {
+			n.Signal = &res.Signal
+		} else {
+			n.ExitCode = &res.ExitCode
+		}
+		rc.writeNote(n)
+	}
+	rc.clearStatus()
+
+	// Stop: rules out first, then drain what the kernel still holds.
+	rc.restore()
+	for _, r := range rc.readers {
+		r.stop(drainGrace)
+	}
+	rc.rwg.Wait()
+	if err := rc.readerFailure(); err != nil && runErr == nil {
+		runErr = err
+	}
+	if rc.auditMode == "unicast" {
+		_ = unregisterAuditDaemon(rc.audit)
+	}
+	if rc.proc != nil {
+		_ = procConnectorOp(rc.proc, procCnMcastIgnore)
+	}
+	tr := format.Trailer{EndClock: readClocks(), StopReason: reason}
+	tr.Loss = rc.loss()
+	if rc.ctl != nil {
+		if st, err := rc.ctl.Status(); err == nil {
+			tr.Loss.KernelLostAfter = st.Lost
+			tr.AuditAfter = &st
+			rc.writeNote(format.Note{Kind: "audit_status", Status: &st, Text: "stop"})
+		}
+	}
+	if cmd != nil {
+		tr.CommandPID = res.CommandPID
+		if cmd.ProcessState != nil {
+			if res.Signal > 0 {
+				tr.CommandSignal = &res.Signal
+			} else {
+				tr.CommandExitCode = &res.ExitCode
+			}
+		}
+	}
+	if runErr != nil {
+		tr.Error = runErr.Error()
+	}
+	close(rc.queue)
+	werr := <-rc.writerDone
+	if werr == nil {
+		werr = rc.w.Close(tr)
+	}
+	if werr != nil && runErr == nil {
+		runErr = fmt.Errorf("capture: writing %s: %w", o.Output, werr)
+	}
+	res.Stats = rc.w.Stats()
+	res.Loss = tr.Loss
+	res.StopReason = reason
+	res.Duration = time.Since(start)
+	res.Notices = rc.notices
+	res.Frames = map[string]int64{}
+	for src, st := range rc.stats {
+		res.Frames[src.String()] = st.frames.Load()
+	}
+	rc.summary(res)
+	return res, runErr
+}
+
+func (rc *recording) loss() format.Loss {
+	l := format.Loss{KernelLostBefore: rc.lostBefore, KernelLostAfter: rc.lostBefore,
+		ENOBUFS: map[string]int64{}, RecorderDropped: map[string]int64{}, Truncated: map[string]int64{}}
+	for src, st := range rc.stats {
+		l.ENOBUFS[src.String()] = st.enobufs.Load()
+		l.RecorderDropped[src.String()] = st.dropped.Load()
+		l.Truncated[src.String()] = st.truncated.Load()
+	}
+	return l
+}
+
+// unregisterAuditDaemon clears the audit pid (AUDIT_SET pid=0).
+func unregisterAuditDaemon(s *dataSocket) error {
+	if s == nil {
+		return nil
+	}
+	return sendAuditSetPID(s, 0)
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func (rc *recording) totals() (frames, lost int64) {
+	for _, st := range rc.stats {
+		frames += st.frames.Load()
+		lost += st.enobufs.Load() + st.dropped.Load()
+	}
+	return frames, lost
+}
+
+// drawStatus redraws the live status line.
+func (rc *recording) drawStatus(start time.Time) {
+	el := time.Since(start)
+	frames, lost := rc.totals()
+	ws := rc.w.Stats()
+	ratio := 0.0
+	if ws.CompressedBytes > 0 {
+		ratio = float64(ws.UncompressedBytes) / float64(ws.CompressedBytes)
+	}
+	rate := float64(frames) / max(el.Seconds(), 0.001)
+	fmt.Fprintf(rc.opts.Stderr, "\r\033[K%s  %.0f frames/s  %.1f MB written  ratio %.1fx  lost %d",
+		el.Round(time.Second), rate, float64(ws.CompressedBytes)/1e6, ratio, lost)
+	rc.statusShown = true
+}
+
+func (rc *recording) clearStatus() {
+	if rc.statusShown {
+		fmt.Fprint(rc.opts.Stderr, "\r\033[K")
+		rc.statusShown = false
+	}
+}
+
+func (rc *recording) summary(res *Result) {
+	l := res.Loss
+	var enobufs, dropped int64
+	for _, v := range l.ENOBUFS {
+		enobufs += v
+	}
+	for _, v := range l.RecorderDropped {
+		dropped += v
+	}
+	ratio := 0.0
+	if res.Stats.CompressedBytes > 0 {
+		ratio = float64(res.Stats.UncompressedBytes) / float64(res.Stats.CompressedBytes)
+	}
+	fmt.Fprintf(rc.opts.Stderr, "recorded %s in %s (stopped: %s): %d audit, %d proc frames; %.1f MB on disk, ratio %.1fx; lost: kernel %d, ENOBUFS %d, dropped %d\n",
+		res.Path, res.Duration.Round(time.Millisecond), res.StopReason, res.Frames["audit"], res.Frames["proc"],
+		float64(res.Stats.CompressedBytes)/1e6, ratio, int64(l.KernelLostAfter)-int64(l.KernelLostBefore), enobufs, dropped)
+}
