@@ -1,0 +1,130 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ctrace/ctrace/replay"
+)
+
+func infoCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "info",
+		Usage:     "summarize a capture file: host, time span, frames, sizes, losses, damage",
+		ArgsUsage: "FILE",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Usage: "text or json", Value: "text"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return fmt.Errorf("info: expected one capture file, got %d arguments", c.NArg())
+			}
+			return runInfo(c.Args().First(), c.String("format"), c.App.Writer, c.App.ErrWriter)
+		},
+	}
+}
+
+func runInfo(path, outFormat string, stdout, stderr io.Writer) error {
+	if outFormat != "text" && outFormat != "json" {
+		return fmt.Errorf("info: --format must be text or json, not %q", outFormat)
+	}
+	var progress func(done, total int64)
+	if isTerminal(stderr) {
+		progress = func(done, total int64) {
+			fmt.Fprintf(stderr, "\r\033[Kreading %s: %d%%", path, done*100/max(total, 1))
+		}
+	}
+	s, err := replay.Summarize(path, progress)
+	if progress != nil {
+		fmt.Fprint(stderr, "\r\033[K")
+	}
+	if err != nil {
+		return err
+	}
+	for _, p := range s.Damage {
+		fmt.Fprintf(stderr, "ctrace: warning: %s\n", p)
+	}
+	if s.Truncated {
+		fmt.Fprintf(stderr, "ctrace: warning: %s is truncated at offset %d (the recorder did not close it): everything before is read\n", path, s.TruncatedAt)
+	}
+	if outFormat == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	}
+	writeInfoText(stdout, s)
+	return nil
+}
+
+func writeInfoText(w io.Writer, s *replay.Summary) {
+	p := func(k, f string, a ...any) { fmt.Fprintf(w, "%-20s %s\n", k+":", fmt.Sprintf(f, a...)) }
+	p("file", "%s", s.File)
+	p("kind", "%s (format %d, ctrace %s)", s.Kind, s.FormatVersion, s.CtraceVersion)
+	if len(s.ImportedFrom) > 0 {
+		p("imported from", "%s", strings.Join(s.ImportedFrom, ", "))
+	}
+	p("host", "%s (%s, %s, %s-endian)", s.Host, s.Machine, s.Kernel, s.ByteOrder)
+	p("start", "%s", s.Start)
+	p("end", "%s", s.End)
+	p("duration", "%s", time.Duration(s.DurationNS).Round(time.Millisecond))
+	p("audit", "%s", s.AuditMode)
+	p("frames", "audit %d, proc %d, snapshot %d, notes %d", s.AuditFrames, s.ProcFrames, s.SnapshotRecords, s.NoteRecords)
+	p("snapshot processes", "%d", s.SnapshotProcesses)
+	p("segments", "%d", s.Segments)
+	p("size", "%s compressed, %s uncompressed, ratio %.1fx", humanBytes(s.CompressedBytes), humanBytes(s.UncompressedBytes), s.Ratio)
+	l := s.Losses
+	p("lost", "%d in total: kernel %d, ENOBUFS %d, recorder dropped %d, audit serial gaps %d, proc sequence gaps %d, truncated frames %d",
+		s.Lost, l.KernelLost, l.ENOBUFS, l.RecorderDropped, l.AuditSerialGaps, l.ProcSeqGaps, l.TruncatedFrames)
+	state := "complete"
+	if s.Truncated {
+		state = fmt.Sprintf("TRUNCATED at offset %d", s.TruncatedAt)
+	}
+	if len(s.Damage) > 0 {
+		state += fmt.Sprintf(", %d damaged region(s)", s.DamageCount)
+	}
+	p("state", "%s", state)
+	if s.StopReason != "" {
+		p("stopped by", "%s", s.StopReason)
+	}
+	if s.Command != "" {
+		c := s.Command
+		if s.CommandPID != 0 {
+			c += fmt.Sprintf(" (pid %d", s.CommandPID)
+			switch {
+			case s.CommandExitCode != nil:
+				c += fmt.Sprintf(", exit %d)", *s.CommandExitCode)
+			case s.CommandSignal != nil:
+				c += fmt.Sprintf(", killed by signal %d)", *s.CommandSignal)
+			default:
+				c += ")"
+			}
+		}
+		p("command", "%s", c)
+	}
+	if len(s.Rules) > 0 {
+		fmt.Fprintf(w, "rules:\n")
+		for _, r := range s.Rules {
+			fmt.Fprintf(w, "  %s\n", r)
+		}
+	}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+var _ = os.Stdout

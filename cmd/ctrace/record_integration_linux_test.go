@@ -1,0 +1,512 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	libaudit "github.com/elastic/go-libaudit/v2"
+
+	"github.com/ctrace/ctrace/format"
+	"github.com/ctrace/ctrace/internal/kerneltest"
+	"github.com/ctrace/ctrace/replay"
+)
+
+var ctraceBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ctrace-bin")
+	if err != nil {
+		panic(err)
+	}
+	os.Chmod(dir, 0o755) // runnable by the not-root test
+	ctraceBin = filepath.Join(dir, "ctrace")
+	out, err := exec.Command("go", "build", "-o", ctraceBin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building ctrace: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// recorder is a `ctrace record` process under test.
+type recorder struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	lines  chan string
+	done   chan error
+}
+
+// startRecorder starts ctrace record and waits for its "recording" line.
+func startRecorder(t *testing.T, args ...string) *recorder {
+	t.Helper()
+	cmd := exec.Command(ctraceBin, append([]string{"record"}, args...)...)
+	pr, pw := io.Pipe()
+	r := &recorder{cmd: cmd, stderr: &bytes.Buffer{}, lines: make(chan string, 100), done: make(chan error, 1)}
+	cmd.Stderr = io.MultiWriter(pw, r.stderr)
+	cmd.Stdout = os.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			r.lines <- sc.Text()
+		}
+	}()
+	go func() { r.done <- cmd.Wait(); pw.Close() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Signal(syscall.SIGINT)
+			select {
+			case <-r.done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+			}
+		}
+	})
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case l := <-r.lines:
+			if strings.HasPrefix(l, "recording") {
+				return r
+			}
+		case err := <-r.done:
+			t.Fatalf("recorder exited before recording: %v\n%s", err, r.stderr)
+		case <-timeout:
+			t.Fatalf("no recording line in 20s:\n%s", r.stderr)
+		}
+	}
+}
+
+func (r *recorder) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("recorder did not stop:\n%s", r.stderr)
+	}
+	return r.cmd.ProcessState.ExitCode()
+}
+
+// ctrace runs the binary to completion.
+func ctrace(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(ctraceBin, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if err != nil {
+		if _, ok := err.(*exec.ExitError); !ok {
+			t.Fatal(err)
+		}
+	}
+	return o.String(), e.String(), cmd.ProcessState.ExitCode()
+}
+
+// captureContent is what a test looks for in a capture.
+type captureContent struct {
+	auditText []string           // text of every audit event record
+	forks     map[uint32]uint32  // child tgid -> parent tgid (proc connector)
+	exits     map[uint32]replay.ProcEvent
+	snapshot  map[int]format.SnapshotProcess
+	notes     []format.Note
+	header    format.Header
+	trailer   *format.Trailer
+	truncated bool
+}
+
+func readCapture(t *testing.T, path string) captureContent {
+	t.Helper()
+	r, err := format.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c := captureContent{forks: map[uint32]uint32{}, exits: map[uint32]replay.ProcEvent{}, snapshot: map[int]format.SnapshotProcess{}}
+	order := replay.ByteOrderOf(r.Header().ByteOrder)
+	for {
+		rec, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		switch rec.Source {
+		case format.SourceAudit:
+			if f, err := replay.DecodeAudit(rec.Data, order); err == nil && f.Kind == replay.AuditEvent {
+				c.auditText = append(c.auditText, f.TypeName()+" "+f.Body)
+			}
+		case format.SourceProc:
+			if ev, err := replay.DecodeProc(rec.Data, order); err == nil {
+				switch ev.Kind {
+				case replay.ProcFork:
+					c.forks[ev.TGID] = ev.ParentTGID
+				case replay.ProcExit:
+					if ev.PID == ev.TGID {
+						c.exits[ev.TGID] = ev
+					}
+				}
+			}
+		case format.SourceSnapshot:
+			var p format.SnapshotProcess
+			if json.Unmarshal(rec.Data, &p) == nil && p.PID == p.TID {
+				c.snapshot[p.PID] = p
+			}
+		case format.SourceNote:
+			var n format.Note
+			json.Unmarshal(rec.Data, &n)
+			c.notes = append(c.notes, n)
+		}
+	}
+	if len(r.Problems()) > 0 {
+		t.Errorf("capture damaged: %v", r.Problems())
+	}
+	c.header = *r.Header()
+	c.trailer = r.Trailer()
+	c.truncated = r.Truncated()
+	return c
+}
+
+func (c captureContent) auditContains(s string) bool {
+	for _, a := range c.auditText {
+		if strings.Contains(a, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// auditState reads the audit status and rules for before/after checks.
+func auditState(t *testing.T) kerneltest.State {
+	t.Helper()
+	c, err := libaudit.NewAuditClient(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := kerneltest.Snapshot(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func checkRestored(t *testing.T, before kerneltest.State) {
+	t.Helper()
+	if err := kerneltest.Diff(before, auditState(t)); err != nil {
+		t.Errorf("the recorder did not restore the audit state: %v", err)
+	}
+}
+
+func TestIntegrationRecordCommand(t *testing.T) {
+	kerneltest.Lock(t)
+	before := auditState(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "s.ctr")
+	target := filepath.Join(dir, "written-by-the-command.txt")
+	code := 0
+	cmd := exec.Command(ctraceBin, "record", "-o", out, "--", "/bin/sh", "-c", "echo hi > "+target+"; /bin/true marker-arg; exit 3")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		code = cmd.ProcessState.ExitCode()
+	}
+	if code != 3 {
+		t.Fatalf("exit status %d, want the command's 3\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "\nrecording") && !strings.HasPrefix(stderr.String(), "recording") {
+		t.Errorf("no line beginning with 'recording' on stderr:\n%s", stderr.String())
+	}
+	checkRestored(t, before)
+	st, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("capture mode %v, want 0600", st.Mode().Perm())
+	}
+	c := readCapture(t, out)
+	if c.truncated || c.trailer == nil {
+		t.Fatal("capture not closed cleanly")
+	}
+	pid := c.trailer.CommandPID
+	if pid == 0 || c.trailer.CommandExitCode == nil || *c.trailer.CommandExitCode != 3 {
+		t.Fatalf("trailer command pid %d exit %v", pid, c.trailer.CommandExitCode)
+	}
+	if !c.auditContains(target) {
+		t.Errorf("no audit record names %s", target)
+	}
+	if !c.auditContains("marker-arg") {
+		t.Errorf("no audit record of the exec of /bin/true marker-arg")
+	}
+	if _, ok := c.forks[uint32(pid)]; !ok {
+		t.Errorf("no proc-connector fork of the command (pid %d)", pid)
+	}
+	if ev, ok := c.exits[uint32(pid)]; !ok {
+		t.Errorf("no proc-connector exit of the command")
+	} else if s, ok := ev.ExitStatus(); !ok || s != 3 {
+		t.Errorf("proc exit status %d, want 3", s)
+	}
+	if len(c.snapshot) == 0 {
+		t.Error("no snapshot records")
+	} else if p, ok := c.snapshot[os.Getpid()]; !ok || p.Exe == "" {
+		t.Errorf("the test process is not in the snapshot: %+v", p)
+	}
+	if c.header.AuditMode != "unicast" || !c.header.Proc || len(c.header.Rules) == 0 || c.header.AuditBefore == nil {
+		t.Errorf("header: %+v", c.header)
+	}
+
+	// ctrace info agrees.
+	stdout, _, code := ctrace(t, "info", "--format", "json", out)
+	if code != 0 {
+		t.Fatalf("info exit %d", code)
+	}
+	var info map[string]any
+	if err := json.Unmarshal([]byte(stdout), &info); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"audit_frames", "proc_frames", "snapshot_processes", "segments"} {
+		if n, _ := info[k].(float64); n < 1 {
+			t.Errorf("info %s = %v", k, info[k])
+		}
+	}
+	if info["lost"] != float64(0) || info["truncated"] != false || info["start"] == "" || info["end"] == "" {
+		t.Errorf("info: lost %v truncated %v start %v end %v", info["lost"], info["truncated"], info["start"], info["end"])
+	}
+	text, _, _ := ctrace(t, "info", out)
+	for _, want := range []string{"host:", "frames:", "lost:", "0 in total", "complete", "-k ctrace"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("info text lacks %q:\n%s", want, text)
+		}
+	}
+}
+
+// A workload run while recording; returns its pid and a marker path.
+func workload(t *testing.T, dir string) (int, string) {
+	marker := filepath.Join(dir, fmt.Sprintf("marker-%d.txt", time.Now().UnixNano()))
+	cmd := exec.Command("/bin/sh", "-c", "echo x > "+marker)
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid, marker
+}
+
+func TestIntegrationStopBySignalAndDuration(t *testing.T) {
+	kerneltest.Lock(t)
+	before := auditState(t)
+	dir := t.TempDir()
+	for _, how := range []string{"SIGINT", "SIGTERM", "duration"} {
+		t.Run(how, func(t *testing.T) {
+			out := filepath.Join(dir, how+".ctr")
+			args := []string{"-o", out}
+			if how == "duration" {
+				args = append(args, "--duration", "1500ms")
+			}
+			r := startRecorder(t, args...)
+			pid, marker := workload(t, dir)
+			switch how {
+			case "SIGINT":
+				r.cmd.Process.Signal(syscall.SIGINT)
+			case "SIGTERM":
+				r.cmd.Process.Signal(syscall.SIGTERM)
+			}
+			if code := r.wait(t); code != 0 {
+				t.Fatalf("exit %d\n%s", code, r.stderr)
+			}
+			checkRestored(t, before)
+			c := readCapture(t, out)
+			want := map[string]string{"SIGINT": "signal", "SIGTERM": "signal", "duration": "duration"}[how]
+			if c.trailer == nil || c.trailer.StopReason != want {
+				t.Fatalf("trailer %+v, want stop reason %s", c.trailer, want)
+			}
+			if !c.auditContains(marker) {
+				t.Errorf("workload's file %s not in the audit records", marker)
+			}
+			if _, ok := c.forks[uint32(pid)]; !ok {
+				t.Errorf("workload's fork (pid %d) not recorded", pid)
+			}
+			if !strings.Contains(r.stderr.String(), "recorded "+out) {
+				t.Errorf("no summary:\n%s", r.stderr)
+			}
+		})
+	}
+}
+
+// A recorder killed with SIGKILL leaves a readable, truncated capture; the
+// next recorder removes its rules and puts the settings back.
+func TestIntegrationSIGKILLAndRecovery(t *testing.T) {
+	kerneltest.Lock(t)
+	before := auditState(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "killed.ctr")
+	r := startRecorder(t, "-o", out)
+	pid, marker := workload(t, dir)
+	time.Sleep(800 * time.Millisecond) // past a flush
+	r.cmd.Process.Kill()
+	r.wait(t)
+
+	during := auditState(t)
+	if err := kerneltest.Diff(before, during); err == nil {
+		t.Fatal("a killed recorder left nothing behind: the test cannot check recovery")
+	}
+	c := readCapture(t, out)
+	if !c.truncated || c.trailer != nil {
+		t.Fatalf("killed capture: truncated %v trailer %v", c.truncated, c.trailer)
+	}
+	if !c.auditContains(marker) {
+		t.Errorf("frames received before the kill are missing (%s)", marker)
+	}
+	if _, ok := c.forks[uint32(pid)]; !ok {
+		t.Errorf("proc fork of %d missing", pid)
+	}
+	stdout, stderr, code := ctrace(t, "info", "--format", "json", out)
+	if code != 0 || !strings.Contains(stderr, "truncated") {
+		t.Fatalf("info on a truncated capture: exit %d, stderr %q", code, stderr)
+	}
+	if !strings.Contains(stdout, `"truncated": true`) {
+		t.Errorf("info json does not say truncated:\n%s", stdout)
+	}
+
+	// The next recording cleans up, says so, and restores everything itself.
+	r2 := startRecorder(t, "-o", filepath.Join(dir, "next.ctr"), "--duration", "500ms")
+	if code := r2.wait(t); code != 0 {
+		t.Fatalf("next recorder: exit %d\n%s", code, r2.stderr)
+	}
+	if !strings.Contains(r2.stderr.String(), "did not restore the audit configuration") || !strings.Contains(r2.stderr.String(), "removed stale ctrace audit rule") {
+		t.Errorf("no notice about the stale state:\n%s", r2.stderr)
+	}
+	checkRestored(t, before)
+}
+
+func TestIntegrationRecordErrors(t *testing.T) {
+	kerneltest.Lock(t)
+	before := auditState(t)
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755) // for the run as nobody
+	existing := filepath.Join(dir, "exists.ctr")
+	os.WriteFile(existing, []byte("keep"), 0o600)
+
+	_, stderr, code := ctrace(t, "record", "-o", existing, "--duration", "100ms")
+	if code == 0 || !strings.Contains(stderr, "--force") {
+		t.Errorf("existing output: exit %d, %q", code, stderr)
+	}
+	if b, _ := os.ReadFile(existing); string(b) != "keep" {
+		t.Error("existing output was overwritten")
+	}
+	_, stderr, code = ctrace(t, "record", "-o", filepath.Join(dir, "no/such/dir/x.ctr"), "--duration", "100ms")
+	if code == 0 || !strings.Contains(stderr, "no such file") {
+		t.Errorf("unwritable output: exit %d, %q", code, stderr)
+	}
+	// --force overwrites, and makes the file private.
+	os.Chmod(existing, 0o644)
+	if _, stderr, code = ctrace(t, "record", "-o", existing, "--force", "--duration", "200ms"); code != 0 {
+		t.Errorf("--force: exit %d %s", code, stderr)
+	}
+	if st, _ := os.Stat(existing); st.Mode().Perm() != 0o600 {
+		t.Errorf("--force left mode %v", st.Mode().Perm())
+	}
+
+	// Another recorder running.
+	r := startRecorder(t, "-o", filepath.Join(dir, "first.ctr"))
+	_, stderr, code = ctrace(t, "record", "-o", filepath.Join(dir, "second.ctr"), "--duration", "100ms")
+	if code == 0 || !strings.Contains(stderr, "another ctrace recorder") {
+		t.Errorf("second recorder: exit %d, %q", code, stderr)
+	}
+	r.cmd.Process.Signal(syscall.SIGINT)
+	r.wait(t)
+
+	// Not root.
+	cmd := exec.Command(ctraceBin, "record", "-o", filepath.Join(dir, "user.ctr"), "--duration", "100ms")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var e bytes.Buffer
+	cmd.Stderr = &e
+	if err := cmd.Run(); err == nil || !strings.Contains(e.String(), "root") {
+		t.Errorf("as nobody: %v %q", err, e.String())
+	}
+	checkRestored(t, before)
+}
+
+func TestIntegrationPrintRules(t *testing.T) {
+	stdout, _, code := ctrace(t, "record", "--print-rules")
+	if code != 0 {
+		t.Fatal(code)
+	}
+	for _, want := range []string{"execve", "clone", "pivot_root", "setns", "renameat2", "-k ctrace", "pid!="} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("--print-rules lacks %q", want)
+		}
+	}
+	if strings.Contains(stdout, "arch=b64") && !strings.Contains(stdout, "arch=b32") {
+		t.Error("no 32-bit compat rules")
+	}
+}
+
+// With auditd running, ctrace reads the multicast group and leaves auditd
+// alone.
+func TestIntegrationMulticastBesideAuditd(t *testing.T) {
+	kerneltest.Lock(t)
+	auditd, err := exec.LookPath("auditd")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("auditd not installed (apt-get install auditd); CI must install it")
+		}
+		t.Skip("auditd not installed (apt-get install auditd)")
+	}
+	before := auditState(t)
+	dir := t.TempDir()
+	conf := fmt.Sprintf("log_file = %s/audit.log\nlog_format = RAW\nflush = NONE\nmax_log_file = 100\nmax_log_file_action = IGNORE\nspace_left = 2\nadmin_space_left = 1\ndisk_full_action = IGNORE\ndisk_error_action = IGNORE\n", dir)
+	os.WriteFile(filepath.Join(dir, "auditd.conf"), []byte(conf), 0o600)
+	ad := exec.Command(auditd, "-f", "-n", "-c", dir)
+	ad.Stdout, ad.Stderr = io.Discard, io.Discard
+	if err := ad.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ad.Process.Signal(syscall.SIGTERM)
+		ad.Wait()
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for auditState(t).Status.PID != uint32(ad.Process.Pid) {
+		if time.Now().After(deadline) {
+			t.Fatal("auditd did not register")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	out := filepath.Join(dir, "m.ctr")
+	r := startRecorder(t, "-o", out)
+	_, marker := workload(t, dir)
+	time.Sleep(300 * time.Millisecond)
+	r.cmd.Process.Signal(syscall.SIGINT)
+	if code := r.wait(t); code != 0 {
+		t.Fatalf("exit %d\n%s", code, r.stderr)
+	}
+	if !strings.Contains(r.stderr.String(), "multicast") {
+		t.Errorf("the recorder did not say it reads the multicast group:\n%s", r.stderr)
+	}
+	if st := auditState(t).Status; st.PID != uint32(ad.Process.Pid) {
+		t.Errorf("audit pid is %d after recording, auditd is %d", st.PID, ad.Process.Pid)
+	}
+	c := readCapture(t, out)
+	if c.header.AuditMode != "multicast" {
+		t.Errorf("audit mode %q", c.header.AuditMode)
+	}
+	if !c.auditContains(marker) {
+		t.Errorf("multicast capture lacks the workload's %s", marker)
+	}
+	ad.Process.Signal(syscall.SIGTERM)
+	ad.Wait()
+	_ = before
+}
