@@ -120,8 +120,8 @@ func ctrace(t *testing.T, args ...string) (stdout, stderr string, code int) {
 
 // captureContent is what a test looks for in a capture.
 type captureContent struct {
-	auditText []string           // text of every audit event record
-	forks     map[uint32]uint32  // child tgid -> parent tgid (proc connector)
+	auditText []string          // text of every audit event record
+	forks     map[uint32]uint32 // child tgid -> parent tgid (proc connector)
 	exits     map[uint32]replay.ProcEvent
 	snapshot  map[int]format.SnapshotProcess
 	notes     []format.Note
