@@ -111,7 +111,7 @@ func (rc *recording) run(ctx context.Context) (*Result, error) {
 			reason = "command"
 		case err := <-rc.writerFail:
 			reason = "error"
-			runErr = fmt.Errorf("capture: writing %s: %w", o.Output, err)
+			runErr = fmt.Errorf("capture: recording stopped: %w", err)
 		case <-poll.C:
 			if err := rc.readerFailure(); err != nil {
 				reason = "error"

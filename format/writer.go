@@ -107,7 +107,7 @@ func (fw *Writer) write(b []byte) error {
 	fw.off += int64(n)
 	fw.statCompressed.Add(int64(n))
 	if err != nil {
-		fw.err = fmt.Errorf("format: write: %w", err)
+		fw.err = fmt.Errorf("format: %w", err)
 	}
 	return fw.err
 }

@@ -510,3 +510,44 @@ func TestIntegrationMulticastBesideAuditd(t *testing.T) {
 	ad.Wait()
 	_ = before
 }
+
+// A full disk stops the recording with an error; the audit state is still
+// restored and what was written stays readable.
+func TestIntegrationFullDisk(t *testing.T) {
+	kerneltest.Lock(t)
+	before := auditState(t)
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=24k"); err != nil {
+		t.Fatalf("mounting a small tmpfs: %v", err)
+	}
+	defer syscall.Unmount(dir, syscall.MNT_DETACH)
+	out := filepath.Join(dir, "full.ctr")
+	_, stderr, code := ctrace(t, "record", "-o", out, "--segment-size", "16KiB", "--",
+		"/bin/sh", "-c", "i=0; while [ $i -lt 400 ]; do /bin/true; i=$((i+1)); done")
+	if code == 0 || !strings.Contains(stderr, "no space left") {
+		t.Fatalf("full disk: exit %d, stderr:\n%s", code, stderr)
+	}
+	checkRestored(t, before)
+	c := readCapture(t, out)
+	if len(c.auditText) == 0 {
+		t.Error("nothing readable in the capture cut by the full disk")
+	}
+}
+
+// Segments close by age, so a slow recording still gets fsync'd segments.
+func TestIntegrationSegmentAge(t *testing.T) {
+	kerneltest.Lock(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "age.ctr")
+	_, stderr, code := ctrace(t, "record", "-o", out, "--no-snapshot", "--segment-age", "200ms", "--",
+		"/bin/sh", "-c", "for i in 1 2 3 4 5 6; do /bin/true; sleep 0.25; done")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	stdout, _, _ := ctrace(t, "info", "--format", "json", out)
+	var info struct{ Segments int }
+	json.Unmarshal([]byte(stdout), &info)
+	if info.Segments < 4 {
+		t.Errorf("%d segments in 1.5 s with --segment-age 200ms", info.Segments)
+	}
+}
