@@ -32,13 +32,20 @@ const (
 	maxDatagram = 64 << 10
 	// handoffDelay bounds how long received frames wait in a chunk before
 	// going to the writer when the socket is quiet.
-	handoffDelay = 100 * time.Millisecond
+	handoffDelay = 25 * time.Millisecond
+	// A chunk handed off by the quiet-socket deadline while holding at most
+	// this much is copied into a right-sized buffer, so that many quiet
+	// handoffs do not tie up whole chunks while the writer is slow.
+	smallHandoff = chunkSize / 8
 )
 
-// chunkPool hands out chunks up to a memory cap.
+// chunkPool hands out chunks up to a memory cap. Smaller buffers queued for
+// the writer (quiet handoffs, notes, the snapshot) count against the same
+// cap by their capacity.
 type chunkPool struct {
 	free      chan []byte
-	allocated atomic.Int64
+	allocated atomic.Int64 // bytes in chunks
+	small     atomic.Int64 // bytes in smaller queued buffers
 	capBytes  int64
 }
 
@@ -56,11 +63,32 @@ func (p *chunkPool) get() []byte {
 		return b[:0]
 	default:
 	}
-	if p.allocated.Add(chunkSize) > p.capBytes {
+	if p.allocated.Add(chunkSize)+p.small.Load() > p.capBytes {
 		p.allocated.Add(-chunkSize)
 		return nil
 	}
 	return make([]byte, 0, chunkSize)
+}
+
+// reserve accounts for a small buffer of n bytes if it fits under the cap.
+func (p *chunkPool) reserve(n int) bool {
+	if p.small.Add(int64(n))+p.allocated.Load() > p.capBytes {
+		p.small.Add(-int64(n))
+		return false
+	}
+	return true
+}
+
+// forceReserve accounts for a small buffer that is queued whatever the cap.
+func (p *chunkPool) forceReserve(n int) { p.small.Add(int64(n)) }
+
+// recycle takes back a buffer the writer is done with.
+func (p *chunkPool) recycle(b []byte) {
+	if cap(b) == chunkSize {
+		p.put(b)
+	} else {
+		p.small.Add(-int64(cap(b)))
+	}
 }
 
 func (p *chunkPool) put(b []byte) {
@@ -123,6 +151,23 @@ func (r *sourceReader) handoff() {
 		r.deadline = false
 		r.applyDeadline(time.Time{})
 	}
+}
+
+// handoffQuiet hands off what the chunk holds because the socket went
+// quiet; a little data is copied out and the chunk kept for more.
+func (r *sourceReader) handoffQuiet() {
+	if n := len(r.buf); n > 0 && n <= smallHandoff && r.pool.reserve(n) {
+		c := make([]byte, n)
+		copy(c, r.buf)
+		r.queue <- c
+		r.buf = r.buf[:0]
+		if r.deadline {
+			r.deadline = false
+			r.applyDeadline(time.Time{})
+		}
+		return
+	}
+	r.handoff()
 }
 
 // applyDeadline sets the socket deadline, never later than the stop deadline
@@ -240,7 +285,7 @@ func (r *sourceReader) run(wg *sync.WaitGroup) {
 				if r.stopping.Load() {
 					return
 				}
-				r.handoff()
+				r.handoffQuiet()
 				continue
 			}
 			if r.stopping.Load() {

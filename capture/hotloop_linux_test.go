@@ -231,3 +231,31 @@ func parseChunkCount(b []byte) []struct{} {
 	}
 	return make([]struct{}, n)
 }
+
+// Small buffers count against the memory cap, and come back.
+func TestChunkPoolCap(t *testing.T) {
+	p := newChunkPool(3 * chunkSize)
+	a, b := p.get(), p.get()
+	if a == nil || b == nil {
+		t.Fatal("pool below its cap refused a chunk")
+	}
+	if !p.reserve(chunkSize / 2) {
+		t.Fatal("half a chunk refused under the cap")
+	}
+	if p.get() != nil {
+		t.Fatal("a chunk handed out past the cap")
+	}
+	small := make([]byte, chunkSize/2)
+	p.recycle(small)
+	c := p.get()
+	if c == nil {
+		t.Fatal("cap not freed by recycling the small buffer")
+	}
+	if p.reserve(1) {
+		t.Fatal("reserve past the cap")
+	}
+	p.recycle(a)
+	if d := p.get(); d == nil || &d[:1][0] != &a[:1][0] {
+		t.Fatal("a recycled chunk is not reused")
+	}
+}

@@ -99,7 +99,9 @@ func (o *Options) defaults() {
 		o.SegmentAge = time.Minute
 	}
 	if o.FlushInterval <= 0 {
-		o.FlushInterval = 250 * time.Millisecond
+		// With the readers' 25 ms quiet handoff, a frame is on disk at
+		// most 225 ms after it arrived.
+		o.FlushInterval = 200 * time.Millisecond
 	}
 	if o.ReceiveBuffer < minReceiveBufBytes {
 		o.ReceiveBuffer = minReceiveBufBytes
@@ -266,7 +268,7 @@ func (rc *recording) setup() error {
 		return fmt.Errorf("capture: %s: %w", o.Output, err)
 	}
 	rc.pool = newChunkPool(o.QueueCap)
-	rc.queue = make(chan []byte, o.QueueCap/chunkSize+8)
+	rc.queue = make(chan []byte, o.QueueCap/chunkSize+4096)
 	rc.writerFail = make(chan error, 1)
 	rc.writerDone = make(chan error, 1)
 	go rc.writeLoop()
@@ -386,7 +388,9 @@ func (rc *recording) startReader(src format.Source, s *dataSocket, early [][]byt
 // writeNote queues a note record (off the hot path).
 func (rc *recording) writeNote(n format.Note) {
 	b, _ := json.Marshal(n)
-	rc.queue <- format.AppendRecord(nil, format.SourceNote, 0, rc.clock.now(), b)
+	rec := format.AppendRecord(nil, format.SourceNote, 0, rc.clock.now(), b)
+	rc.pool.forceReserve(cap(rec))
+	rc.queue <- rec
 }
 
 // snapshot records every task alive now, in chunks.
@@ -402,12 +406,14 @@ func (rc *recording) snapshot() error {
 		}
 		chunk = format.AppendRecord(chunk, format.SourceSnapshot, 0, rc.clock.now(), b)
 		if len(chunk) > 256<<10 {
+			rc.pool.forceReserve(cap(chunk))
 			rc.queue <- chunk
 			chunk = nil
 		}
 		return nil
 	})
 	if len(chunk) > 0 {
+		rc.pool.forceReserve(cap(chunk))
 		rc.queue <- chunk
 	}
 	return err
@@ -444,9 +450,7 @@ func (rc *recording) writeLoop() {
 					}
 				}
 			}
-			if cap(b) == chunkSize {
-				rc.pool.put(b)
-			}
+			rc.pool.recycle(b)
 		case <-tick.C:
 			if werr != nil {
 				continue

@@ -246,8 +246,8 @@ func (rc *recording) drawStatus(start time.Time) {
 		ratio = float64(ws.UncompressedBytes) / float64(ws.CompressedBytes)
 	}
 	rate := float64(frames) / max(el.Seconds(), 0.001)
-	fmt.Fprintf(rc.opts.Stderr, "\r\033[K%s  %.0f frames/s  %.1f MB written  ratio %.1fx  lost %d",
-		el.Round(time.Second), rate, float64(ws.CompressedBytes)/1e6, ratio, lost)
+	fmt.Fprintf(rc.opts.Stderr, "\r\033[K%s  %.0f frames/s  %s written  ratio %.1fx  lost %d",
+		el.Round(time.Second), rate, sizeString(ws.CompressedBytes), ratio, lost)
 	rc.statusShown = true
 }
 
@@ -271,7 +271,18 @@ func (rc *recording) summary(res *Result) {
 	if res.Stats.CompressedBytes > 0 {
 		ratio = float64(res.Stats.UncompressedBytes) / float64(res.Stats.CompressedBytes)
 	}
-	fmt.Fprintf(rc.opts.Stderr, "recorded %s in %s (stopped: %s): %d audit, %d proc frames; %.1f MB on disk, ratio %.1fx; lost: kernel %d, ENOBUFS %d, dropped %d\n",
+	fmt.Fprintf(rc.opts.Stderr, "recorded %s in %s (stopped: %s): %d audit, %d proc frames; %s on disk, ratio %.1fx; lost: kernel %d, ENOBUFS %d, dropped %d\n",
 		res.Path, res.Duration.Round(time.Millisecond), res.StopReason, res.Frames["audit"], res.Frames["proc"],
-		float64(res.Stats.CompressedBytes)/1e6, ratio, int64(l.KernelLostAfter)-int64(l.KernelLostBefore), enobufs, dropped)
+		sizeString(res.Stats.CompressedBytes), ratio, int64(l.KernelLostAfter)-int64(l.KernelLostBefore), enobufs, dropped)
+}
+
+// sizeString shows a byte count for people.
+func sizeString(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 }
