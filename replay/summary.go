@@ -3,7 +3,6 @@ package replay
 import (
 	"encoding/binary"
 	"encoding/json"
-	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -58,6 +57,10 @@ type Summary struct {
 	CommandSignal   *int     `json:"command_signal,omitempty"`
 	Rules           []string `json:"rules,omitempty"`
 	ImportedFrom    []string `json:"imported_from,omitempty"`
+	// Lines of imported logs that were not audit records (not losses:
+	// nothing the kernel sent is missing), and inputs cut short by damage.
+	ImportSkipped int64    `json:"import_skipped,omitempty"`
+	ImportDamaged []string `json:"import_damaged,omitempty"`
 }
 
 // Losses break the total down by kind.
@@ -172,6 +175,10 @@ func summarize(r *format.Reader, progress func(done, total int64)) (*Summary, er
 				notes.cmdPID = nt.PID
 			case "command_exit":
 				notes.cmdExit, notes.cmdSig = nt.ExitCode, nt.Signal
+			case "import_skipped":
+				s.ImportSkipped += nt.Count
+			case "import_damaged":
+				s.ImportDamaged = append(s.ImportDamaged, nt.Text)
 			}
 		}
 	}
@@ -255,5 +262,3 @@ func ByteOrderOf(name string) binary.ByteOrder {
 	}
 	return binary.LittleEndian
 }
-
-var _ = fmt.Sprint

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -50,6 +49,9 @@ func runInfo(path, outFormat string, stdout, stderr io.Writer) error {
 	for _, p := range s.Damage {
 		fmt.Fprintf(stderr, "ctrace: warning: %s\n", p)
 	}
+	for _, d := range s.ImportDamaged {
+		fmt.Fprintf(stderr, "ctrace: warning: imported input damaged: %s\n", d)
+	}
 	if s.Truncated {
 		fmt.Fprintf(stderr, "ctrace: warning: %s is truncated at offset %d (the recorder did not close it): everything before is read\n", path, s.TruncatedAt)
 	}
@@ -68,6 +70,7 @@ func writeInfoText(w io.Writer, s *replay.Summary) {
 	p("kind", "%s (format %d, ctrace %s)", s.Kind, s.FormatVersion, s.CtraceVersion)
 	if len(s.ImportedFrom) > 0 {
 		p("imported from", "%s", strings.Join(s.ImportedFrom, ", "))
+		p("skipped lines", "%d (not audit records)", s.ImportSkipped)
 	}
 	p("host", "%s (%s, %s, %s-endian)", s.Host, s.Machine, s.Kernel, s.ByteOrder)
 	p("start", "%s", s.Start)
@@ -126,5 +129,3 @@ func humanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%d B", n)
 }
-
-var _ = os.Stdout
