@@ -1,0 +1,231 @@
+package analyze
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/ctrace/ctrace/format"
+	"github.com/ctrace/ctrace/replay"
+)
+
+// Capture describes the capture an Analysis comes from: where and when it
+// was recorded and what it lost. Losses are those `ctrace info` reports
+// (replay.Summarize).
+type Capture struct {
+	Kind      string // record, import, extract
+	Host      string
+	Kernel    string
+	Machine   string
+	BootID    string
+	AuditMode string
+	Proc      bool // the proc connector was recorded
+	Snapshot  bool // the /proc snapshot was taken
+	Command   []string
+	// CommandPID is the pid of the recorded command (0: none).
+	CommandPID int
+	Start, End int64 // wall clock, ns
+
+	Lost   int64
+	Losses replay.Losses
+
+	Truncated   bool
+	TruncatedAt int64
+	// Damage lists the damaged regions (without the file name), at most
+	// 1000; DamageCount counts them all.
+	Damage      []string
+	DamageCount int
+	// Undecodable counts records that could not be decoded, per source.
+	Undecodable map[string]int
+}
+
+// Analysis is a capture's process model with the capture's description.
+type Analysis struct {
+	Capture   Capture
+	Processes []*Process // sorted by start (or first seen), then pid
+	// Containers are not detected yet: always empty.
+	Containers []Container
+}
+
+// Container is a container found in the capture (a later addition).
+type Container struct{}
+
+// AnalyzeFile reads the capture file at path and builds its model. A
+// truncated or damaged capture is analyzed as far as it can be read: see
+// Capture.Truncated and Capture.Damage (and Warnings).
+func AnalyzeFile(path string) (*Analysis, error) {
+	sum, err := replay.Summarize(path, nil)
+	if err != nil {
+		return nil, err
+	}
+	r, err := format.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	m, err := Build(r)
+	if err != nil {
+		return nil, err
+	}
+	a := &Analysis{Processes: m.Processes, Containers: []Container{}}
+	h := r.Header()
+	c := &a.Capture
+	c.Kind, c.Host, c.Kernel, c.Machine, c.BootID = h.Kind, h.Hostname, h.KernelRelease, h.Machine, h.BootID
+	c.AuditMode, c.Proc, c.Snapshot, c.Command = h.AuditMode, h.Proc, h.Snapshot, h.Command
+	c.CommandPID = sum.CommandPID
+	c.Start, c.End = sum.StartNS, sum.EndNS
+	c.Lost, c.Losses = sum.Lost, sum.Losses
+	c.Truncated = r.Truncated()
+	if c.Truncated {
+		c.TruncatedAt = r.TruncatedAt()
+	}
+	c.DamageCount = r.ProblemCount()
+	for _, p := range r.Problems() {
+		c.Damage = append(c.Damage, damageText(p))
+	}
+	c.Undecodable = m.Undecodable
+	return a, nil
+}
+
+// damageText is a FormatError without its file name, so that the report
+// does not depend on where the capture is stored.
+func damageText(e *format.FormatError) string {
+	if e.Segment >= 0 {
+		return fmt.Sprintf("offset %d: segment %d: %v", e.Offset, e.Segment, e.Err)
+	}
+	return fmt.Sprintf("offset %d: %v", e.Offset, e.Err)
+}
+
+// Warnings returns what the user must know about the capture's state, one
+// sentence each: truncation, damage, undecodable records, losses.
+func (a *Analysis) Warnings() []string {
+	c := &a.Capture
+	var w []string
+	if c.Truncated {
+		w = append(w, fmt.Sprintf("the capture is truncated at offset %d (the recorder did not close it): analyzed up to the cut", c.TruncatedAt))
+	}
+	for _, d := range c.Damage {
+		w = append(w, "damaged capture: "+d)
+	}
+	if n := c.DamageCount - len(c.Damage); n > 0 {
+		w = append(w, fmt.Sprintf("damaged capture: %d more damaged regions", n))
+	}
+	for _, src := range []string{"audit", "proc", "snapshot"} {
+		if n := c.Undecodable[src]; n > 0 {
+			w = append(w, fmt.Sprintf("%d %s records could not be decoded and were skipped", n, src))
+		}
+	}
+	if c.Lost > 0 {
+		w = append(w, fmt.Sprintf("the capture lost %d events (%s): processes or files may be missing", c.Lost, lossText(c.Losses)))
+	}
+	return w
+}
+
+func lossText(l replay.Losses) string {
+	return fmt.Sprintf("kernel %d, ENOBUFS %d, recorder dropped %d, audit serial gaps %d, proc sequence gaps %d, truncated frames %d",
+		l.KernelLost, l.ENOBUFS, l.RecorderDropped, l.AuditSerialGaps, l.ProcSeqGaps, l.TruncatedFrames)
+}
+
+// Options select a report.
+type Options struct {
+	// Format is "text" (the default when empty) or "json".
+	Format string
+	// PID, when positive, limits the report to the subtree of each process
+	// with that pid (several when the pid was reused).
+	PID int
+	// Output is a file to write the report to (mode 0600: it holds command
+	// lines and paths); "" writes to the stdout given to Run.
+	Output string
+}
+
+// ErrNoSuchPID is returned when Options.PID names no process of the capture.
+var ErrNoSuchPID = errors.New("analyze: no process with this pid in the capture")
+
+// Run analyzes the capture at path and writes the report: the warnings
+// (Analysis.Warnings) go to stderr, the report to stdout or Options.Output.
+// A truncated capture is not an error.
+func Run(path string, o Options, stdout, stderr io.Writer) error {
+	if o.Format == "" {
+		o.Format = "text"
+	}
+	if o.Format != "text" && o.Format != "json" {
+		return fmt.Errorf("analyze: --format must be text or json, not %q", o.Format)
+	}
+	a, err := AnalyzeFile(path)
+	if err != nil {
+		return err
+	}
+	for _, w := range a.Warnings() {
+		fmt.Fprintf(stderr, "ctrace: warning: %s\n", w)
+	}
+	if o.PID > 0 && len(a.roots(o.PID)) == 0 {
+		return fmt.Errorf("%w: %d", ErrNoSuchPID, o.PID)
+	}
+	var b strings.Builder
+	if err := a.Write(&b, o); err != nil {
+		return err
+	}
+	if o.Output == "" {
+		_, err := io.WriteString(stdout, b.String())
+		return err
+	}
+	if err := os.WriteFile(o.Output, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("analyze: %w", err)
+	}
+	return nil
+}
+
+// Write writes the report in the format of o (text by default), limited to
+// o.PID's subtrees when set.
+func (a *Analysis) Write(w io.Writer, o Options) error {
+	switch o.Format {
+	case "json":
+		return a.WriteJSON(w, o.PID)
+	case "text", "":
+		return a.WriteText(w, o.PID)
+	}
+	return fmt.Errorf("analyze: unknown report format %q", o.Format)
+}
+
+// roots returns the processes whose subtrees a report shows: every process
+// without a parent in the model, or, with pid > 0, every process with that
+// pid.
+func (a *Analysis) roots(pid int) []*Process {
+	var out []*Process
+	for _, p := range a.Processes {
+		if (pid > 0 && p.PID == pid) || (pid <= 0 && p.Parent == nil) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// selected returns the processes a report with pid covers, in model order.
+func (a *Analysis) selected(pid int) []*Process {
+	if pid <= 0 {
+		return a.Processes
+	}
+	in := map[*Process]bool{}
+	var walk func(p *Process)
+	walk = func(p *Process) {
+		if in[p] {
+			return
+		}
+		in[p] = true
+		for _, c := range p.Children {
+			walk(c)
+		}
+	}
+	for _, r := range a.roots(pid) {
+		walk(r)
+	}
+	var out []*Process
+	for _, p := range a.Processes {
+		if in[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}

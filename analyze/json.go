@@ -1,0 +1,206 @@
+package analyze
+
+import (
+	"encoding/json"
+	"io"
+	"time"
+
+	"github.com/ctrace/ctrace/replay"
+)
+
+// The JSON report. Its field names are a contract (SCHEMA.md): add fields,
+// never rename or remove one. Structs, not maps, so that the field order is
+// fixed and the output is byte-identical for the same capture.
+
+type jsonReport struct {
+	Capture    jsonCapture     `json:"capture"`
+	Processes  []jsonProcess   `json:"processes"`
+	Containers []jsonContainer `json:"containers"`
+}
+
+type jsonContainer struct{}
+
+type jsonCapture struct {
+	Kind        string         `json:"kind"`
+	Host        string         `json:"host"`
+	Kernel      string         `json:"kernel"`
+	Machine     string         `json:"machine"`
+	BootID      string         `json:"boot_id"`
+	AuditMode   string         `json:"audit_mode"`
+	Proc        bool           `json:"proc"`
+	Snapshot    bool           `json:"snapshot"`
+	Command     []string       `json:"command"`
+	CommandPID  *int           `json:"command_pid"`
+	Start       *string        `json:"start"`
+	End         *string        `json:"end"`
+	DurationNS  int64          `json:"duration_ns"`
+	Lost        int64          `json:"lost"`
+	Losses      replay.Losses  `json:"losses"`
+	Truncated   bool           `json:"truncated"`
+	TruncatedAt *int64         `json:"truncated_at"`
+	Damage      []string       `json:"damage"`
+	DamageCount int            `json:"damage_count"`
+	Undecodable map[string]int `json:"undecodable"`
+	Processes   int            `json:"processes"`
+}
+
+type jsonProcess struct {
+	ID           int        `json:"id"`
+	PID          int        `json:"pid"`
+	PPID         *int       `json:"ppid"`
+	ParentID     *int       `json:"parent_id"`
+	Threads      []int      `json:"threads"`
+	Comm         *string    `json:"comm"`
+	Exe          *string    `json:"exe"`
+	Argv         []string   `json:"argv"`
+	Cwd          *string    `json:"cwd"`
+	Execs        []jsonExec `json:"execs"`
+	Start        *string    `json:"start"`
+	FirstSeen    *string    `json:"first_seen"`
+	End          *string    `json:"end"`
+	ExitCode     *int       `json:"exit_code"`
+	Signal       *int       `json:"signal"`
+	CoreDumped   bool       `json:"core_dumped"`
+	Container    *string    `json:"container"`
+	PreExisting  bool       `json:"pre_existing"`
+	Vanished     bool       `json:"vanished"`
+	KernelThread bool       `json:"kernel_thread"`
+	FilesWritten []string   `json:"files_written"`
+	Files        []jsonFile `json:"files"`
+}
+
+type jsonExec struct {
+	Time string   `json:"time"`
+	Exe  *string  `json:"exe"`
+	Argv []string `json:"argv"`
+}
+
+type jsonFile struct {
+	Path       *string `json:"path"`
+	Operation  string  `json:"operation"`
+	Time       string  `json:"time"`
+	Unresolved bool    `json:"unresolved,omitempty"`
+	FD         *int    `json:"fd,omitempty"`
+	*jsonOpenInfo
+	From     string `json:"from,omitempty"`
+	To       string `json:"to,omitempty"`
+	Target   string `json:"target,omitempty"`
+	Replaced bool   `json:"replaced,omitempty"`
+}
+
+// jsonOpenInfo is present, flattened, exactly in open operations (create,
+// open_write, open), with nulls when unknown.
+type jsonOpenInfo struct {
+	Flags    *string `json:"flags"`
+	Closed   *string `json:"closed"`
+	ClosedBy *string `json:"closed_by"`
+}
+
+// timeFormat is RFC 3339 in UTC with exactly nine fractional digits, so that
+// times sort as strings.
+const timeFormat = "2006-01-02T15:04:05.000000000Z07:00"
+
+// FormatTime formats a wall-clock time in ns as the reports do.
+func FormatTime(ns int64) string {
+	return time.Unix(0, ns).UTC().Format(timeFormat)
+}
+
+func optTime(ns int64) *string {
+	if ns == 0 {
+		return nil
+	}
+	s := FormatTime(ns)
+	return &s
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func optInt(n int) *int {
+	if n == 0 {
+		return nil
+	}
+	return &n
+}
+
+// WriteJSON writes the JSON report (SCHEMA.md), limited to the subtrees of
+// the processes with pid when pid > 0.
+func (a *Analysis) WriteJSON(w io.Writer, pid int) error {
+	c := &a.Capture
+	r := jsonReport{
+		Capture: jsonCapture{
+			Kind: c.Kind, Host: c.Host, Kernel: c.Kernel, Machine: c.Machine, BootID: c.BootID,
+			AuditMode: c.AuditMode, Proc: c.Proc, Snapshot: c.Snapshot, Command: c.Command,
+			CommandPID: optInt(c.CommandPID), Start: optTime(c.Start), End: optTime(c.End),
+			DurationNS: max(c.End-c.Start, 0), Lost: c.Lost, Losses: c.Losses, Truncated: c.Truncated,
+			Damage: c.Damage, DamageCount: c.DamageCount, Undecodable: c.Undecodable,
+			Processes: len(a.Processes),
+		},
+		Processes:  []jsonProcess{},
+		Containers: []jsonContainer{},
+	}
+	if r.Capture.Damage == nil {
+		r.Capture.Damage = []string{}
+	}
+	if r.Capture.Undecodable == nil {
+		r.Capture.Undecodable = map[string]int{}
+	}
+	if c.Truncated {
+		r.Capture.TruncatedAt = &c.TruncatedAt
+	}
+	for _, p := range a.selected(pid) {
+		r.Processes = append(r.Processes, jsonProcessOf(p))
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(&r)
+}
+
+func jsonProcessOf(p *Process) jsonProcess {
+	j := jsonProcess{
+		ID: p.ID, PID: p.PID, PPID: optInt(p.PPID), Threads: p.Threads,
+		Comm: optString(p.Comm), Exe: optString(p.Exe), Argv: p.Argv, Cwd: optString(p.Cwd),
+		Execs: []jsonExec{}, Start: optTime(p.Start), End: optTime(p.End),
+		ExitCode: p.ExitCode, Signal: p.Signal, CoreDumped: p.CoreDumped, Container: p.Container,
+		PreExisting: p.PreExisting, Vanished: p.Vanished, KernelThread: p.KernelThread,
+		FilesWritten: p.FilesWritten, Files: []jsonFile{},
+	}
+	if p.Parent != nil {
+		j.ParentID = &p.Parent.ID
+	}
+	if p.Start == 0 && p.FirstSeen != 0 {
+		j.FirstSeen = optTime(p.FirstSeen)
+	}
+	if j.Threads == nil {
+		j.Threads = []int{}
+	}
+	if j.FilesWritten == nil {
+		j.FilesWritten = []string{}
+	}
+	for _, x := range p.Execs {
+		j.Execs = append(j.Execs, jsonExec{Time: FormatTime(x.Time), Exe: optString(x.Exe), Argv: x.Argv})
+	}
+	for _, f := range p.Files {
+		jf := jsonFile{
+			Path: optString(f.Path), Operation: f.Op, Time: FormatTime(f.Time), Unresolved: f.Unresolved,
+			From: f.From, To: f.To, Target: f.Target, Replaced: f.Replaced,
+		}
+		if f.HasFD {
+			fd := f.FD
+			jf.FD = &fd
+		}
+		if openOps[f.Op] {
+			jf.jsonOpenInfo = &jsonOpenInfo{Flags: optString(f.Flags), ClosedBy: optString(f.ClosedBy)}
+			if f.ClosedBy != "" {
+				jf.Closed = optTime(f.Closed)
+			}
+		}
+		j.Files = append(j.Files, jf)
+	}
+	return j
+}

@@ -1,0 +1,377 @@
+package analyze
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// The text report: a header with the capture's host, time span, losses and
+// state, then one tree per root (box-drawing lines), each process on one
+// line (pid, shortened argv, how it ended, duration) with the files it wrote
+// under it.
+//
+// To keep the host's background out of the way, the trees leave out kernel
+// threads and pre-existing processes in which nothing happened during the
+// capture (no exec, no exit, no file written), unless something happened
+// under them; the header says how many were left out. The JSON report has
+// every process.
+
+// maxArgvText bounds the command line shown for a process.
+const maxArgvText = 72
+
+// WriteText writes the text report, limited to the subtrees of the
+// processes with pid when pid > 0.
+func (a *Analysis) WriteText(w io.Writer, pid int) error {
+	tw := &textWriter{w: w}
+	a.textHeader(tw, pid)
+	roots := a.roots(pid)
+	shown := map[*Process]bool{}
+	for _, r := range roots {
+		markShown(r, shown)
+	}
+	first := true
+	for _, r := range roots {
+		if !shown[r] {
+			continue
+		}
+		if first {
+			tw.printf("\n")
+			first = false
+		}
+		tw.tree(r, "", "", shown)
+	}
+	if first {
+		tw.printf("\nno process activity in the capture\n")
+	}
+	return tw.err
+}
+
+type textWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (t *textWriter) printf(format string, args ...any) {
+	if t.err == nil {
+		_, t.err = fmt.Fprintf(t.w, format, args...)
+	}
+}
+
+// active reports whether something happened to the process during the
+// capture.
+func (p *Process) active() bool {
+	if p.KernelThread {
+		return false
+	}
+	return !p.PreExisting || len(p.Execs) > 0 || p.End != 0 || p.Vanished || len(p.Files) > 0
+}
+
+// markShown marks the processes of p's subtree the text report shows: the
+// active ones and their ancestors up to p. It reports whether p is shown.
+func markShown(p *Process, shown map[*Process]bool) bool {
+	any := p.active()
+	for _, c := range p.Children {
+		if markShown(c, shown) {
+			any = true
+		}
+	}
+	if any {
+		shown[p] = true
+	}
+	return any
+}
+
+func (a *Analysis) textHeader(t *textWriter, pid int) {
+	c := &a.Capture
+	host := c.Host
+	if host == "" {
+		host = "(unknown host)"
+	}
+	var details []string
+	for _, s := range []string{c.Machine, prefixed("Linux ", c.Kernel)} {
+		if s != "" {
+			details = append(details, s)
+		}
+	}
+	if len(details) > 0 {
+		host += " (" + strings.Join(details, ", ") + ")"
+	}
+	t.printf("host:       %s\n", host)
+
+	var sources []string
+	if c.AuditMode != "" && c.AuditMode != "off" {
+		sources = append(sources, "audit ("+c.AuditMode+")")
+	} else if c.Kind == "import" {
+		sources = append(sources, "audit (imported log)")
+	}
+	if c.Proc {
+		sources = append(sources, "proc connector")
+	}
+	if c.Snapshot {
+		sources = append(sources, "/proc snapshot")
+	}
+	kind := c.Kind
+	if kind == "" {
+		kind = "capture"
+	}
+	t.printf("capture:    %s of %s\n", kind, orNone(strings.Join(sources, ", ")))
+	if c.Start != 0 {
+		t.printf("time:       %s to %s (%s)\n", FormatTime(c.Start), FormatTime(c.End), formatDuration(c.End-c.Start))
+	} else {
+		t.printf("time:       unknown\n")
+	}
+	if c.Lost == 0 {
+		t.printf("losses:     none (%s)\n", lossText(c.Losses))
+	} else {
+		t.printf("losses:     %d EVENTS LOST (%s): processes or files may be missing\n", c.Lost, lossText(c.Losses))
+	}
+	state := "complete"
+	if c.Truncated {
+		state = fmt.Sprintf("TRUNCATED at offset %d: analyzed up to the cut", c.TruncatedAt)
+	}
+	if c.DamageCount > 0 {
+		state += fmt.Sprintf("; %d DAMAGED region(s) skipped", c.DamageCount)
+	}
+	t.printf("state:      %s\n", state)
+	if len(c.Command) > 0 {
+		cmd := shortArgv(c.Command)
+		if c.CommandPID != 0 {
+			cmd += fmt.Sprintf(" (pid %d)", c.CommandPID)
+		}
+		t.printf("command:    %s\n", cmd)
+	}
+	var pre, kern int
+	for _, p := range a.Processes {
+		if p.PreExisting {
+			pre++
+		}
+		if p.KernelThread {
+			kern++
+		}
+	}
+	t.printf("processes:  %d (%d pre-existing, %d kernel threads); not shown: kernel threads and idle pre-existing processes\n",
+		len(a.Processes), pre, kern)
+	if pid > 0 {
+		t.printf("selection:  pid %d\n", pid)
+	}
+}
+
+func prefixed(prefix, s string) string {
+	if s == "" {
+		return ""
+	}
+	return prefix + s
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "nothing"
+	}
+	return s
+}
+
+// tree prints p's line, its files and its shown children. first is the
+// prefix of p's own line, rest the prefix of the lines under it.
+func (t *textWriter) tree(p *Process, first, rest string, shown map[*Process]bool) {
+	t.printf("%s%s\n", first, processLine(p))
+	var kids []*Process
+	for _, c := range p.Children {
+		if shown[c] {
+			kids = append(kids, c)
+		}
+	}
+	filePrefix := rest + "   "
+	if len(kids) > 0 {
+		filePrefix = rest + "│  "
+	}
+	for _, l := range fileLines(p) {
+		t.printf("%s%s\n", filePrefix, l)
+	}
+	for i, c := range kids {
+		if i == len(kids)-1 {
+			t.tree(c, rest+"└─ ", rest+"   ", shown)
+		} else {
+			t.tree(c, rest+"├─ ", rest+"│  ", shown)
+		}
+	}
+}
+
+// processLine is "PID ARGV  STATUS, DURATION [flags]".
+func processLine(p *Process) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %s", p.PID, commandText(p))
+	var status []string
+	switch {
+	case p.Vanished:
+		status = append(status, "vanished (no exit seen)")
+	case p.Signal != nil:
+		s := "killed by " + signalText(*p.Signal)
+		if p.CoreDumped {
+			s += " (core dumped)"
+		}
+		status = append(status, s)
+	case p.ExitCode != nil:
+		status = append(status, fmt.Sprintf("exit %d", *p.ExitCode))
+	case p.End != 0:
+		status = append(status, "ended, status unknown")
+	case !p.PreExisting:
+		status = append(status, "running at the end")
+	}
+	if p.Start != 0 && p.End != 0 {
+		status = append(status, formatDuration(p.End-p.Start))
+	}
+	if len(status) > 0 {
+		b.WriteString("  " + strings.Join(status, ", "))
+	}
+	var flags []string
+	if p.PreExisting {
+		flags = append(flags, "pre-existing")
+	}
+	if p.Start == 0 && !p.PreExisting {
+		flags = append(flags, "start not seen")
+	}
+	if n := len(p.Threads); n > 0 {
+		flags = append(flags, fmt.Sprintf("%d thread%s", n, plural(n)))
+	}
+	if n := len(p.Execs); n > 1 {
+		flags = append(flags, fmt.Sprintf("%d execs", n))
+	}
+	if len(flags) > 0 {
+		b.WriteString("  [" + strings.Join(flags, ", ") + "]")
+	}
+	return b.String()
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func signalText(sig int) string {
+	if n, ok := signalNames[sig]; ok {
+		return n
+	}
+	return fmt.Sprintf("signal %d", sig)
+}
+
+// commandText is the process's argv, shortened, else its exe or comm.
+func commandText(p *Process) string {
+	switch {
+	case len(p.Argv) > 0:
+		return shortArgv(p.Argv)
+	case p.Exe != "":
+		return p.Exe
+	case p.Comm != "":
+		return "[" + p.Comm + "]"
+	}
+	return "(program unknown)"
+}
+
+// shortArgv quotes the arguments that need it, the way a shell would read
+// them back, and cuts the line at maxArgvText characters.
+func shortArgv(argv []string) string {
+	parts := make([]string, len(argv))
+	for i, a := range argv {
+		parts[i] = shellQuote(a)
+	}
+	s := strings.Join(parts, " ")
+	if utf8.RuneCountInString(s) > maxArgvText {
+		r := []rune(s)
+		s = string(r[:maxArgvText-1]) + "…"
+	}
+	return s
+}
+
+func shellQuote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	plain := true
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r)) {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return s
+	}
+	q := "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	// Control characters would break the line: show them escaped.
+	var b strings.Builder
+	for _, r := range q {
+		if r < 0x20 || r == 0x7f {
+			fmt.Fprintf(&b, "\\x%02x", r)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// fileLines lists what the process did to files: one line per path, with
+// its operations in order, e.g. "/tmp/b.txt: rename_to (from /tmp/a.txt)".
+func fileLines(p *Process) []string {
+	type entry struct {
+		path string
+		ops  []string
+	}
+	var order []*entry
+	byPath := map[string]*entry{}
+	for _, f := range p.Files {
+		key := f.Path
+		switch {
+		case f.Path == "":
+			key = fmt.Sprintf("fd %d (unknown file)", f.FD)
+		case f.Unresolved:
+			key = f.Path + " (unresolved: relative to an unknown directory)"
+		}
+		e := byPath[key]
+		if e == nil {
+			e = &entry{path: key}
+			byPath[key] = e
+			order = append(order, e)
+		}
+		op := f.Op
+		switch {
+		case f.Op == "rename_to" && f.From != "":
+			op += " (from " + f.From
+			if f.Replaced {
+				op += ", replacing a file"
+			}
+			op += ")"
+		case f.Op == "rename_from" && f.To != "":
+			op += " (to " + f.To + ")"
+		case (f.Op == "link" || f.Op == "symlink") && f.Target != "":
+			op += " (to " + f.Target + ")"
+		case openOps[f.Op] && f.ClosedBy == "":
+			op += " (open at the end)"
+		}
+		if n := len(e.ops); n == 0 || e.ops[n-1] != op {
+			e.ops = append(e.ops, op)
+		}
+	}
+	lines := make([]string, len(order))
+	for i, e := range order {
+		lines[i] = "  " + e.path + ": " + strings.Join(e.ops, ", ")
+	}
+	return lines
+}
+
+// formatDuration prints a duration to microseconds below a second and to
+// milliseconds above.
+func formatDuration(ns int64) string {
+	d := time.Duration(ns)
+	if d < 0 {
+		d = 0
+	}
+	if d < time.Second {
+		return d.Round(time.Microsecond).String()
+	}
+	return d.Round(time.Millisecond).String()
+}

@@ -1,0 +1,204 @@
+package groundtruth
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// keptCaptures returns the workload names of testdata/captures/*.ctr.
+func keptCaptures(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(capturesDir, "*.ctr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no captures in %s: record them as root with go test ./internal/groundtruth -run TestIntegrationWorkloads -update", capturesDir)
+	}
+	var names []string
+	for _, f := range files {
+		names = append(names, strings.TrimSuffix(filepath.Base(f), ".ctr"))
+	}
+	return names
+}
+
+// TestCaptures checks every kept capture against its truth, without a
+// kernel: the raw frames, and (once ctrace has an analyze command) the model
+// and the golden JSON and text reports.
+func TestCaptures(t *testing.T) {
+	noAnalyzer := analyzerMissing(t)
+	for _, name := range keptCaptures(t) {
+		t.Run(name, func(t *testing.T) {
+			base := filepath.Join(capturesDir, name)
+			truth, err := ReadTruthFile(base + ".truth.jsonl")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := truth.Check(); err != nil {
+				t.Fatal(err)
+			}
+			c, err := LoadCapture(base + ".ctr")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range VerifyCapture(truth, c) {
+				t.Error("capture: " + e)
+			}
+			if noAnalyzer != "" {
+				t.Skipf("frames checked; model not compared: %s", noAnalyzer)
+			}
+			jsonOut, textOut := compareWithAnalyzer(t, base+".ctr", truth)
+			checkGolden(t, base+".analyze.json", jsonOut)
+			checkGolden(t, base+".analyze.txt", textOut)
+		})
+	}
+}
+
+// TestCapturesHoldOnlyTheirWorkload fails if a capture kept in testdata
+// holds anything of the machine it was recorded on beyond its workload, or
+// if a workload has no capture.
+func TestCapturesHoldOnlyTheirWorkload(t *testing.T) {
+	names := keptCaptures(t)
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			file := filepath.Join(capturesDir, name+".ctr")
+			for _, e := range CheckWorkloadOnly(file) {
+				t.Error(e)
+			}
+			// Trimming again keeps every record: nothing in it is outside.
+			c, err := LoadCapture(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			root, err := c.CommandPID()
+			if err != nil {
+				t.Fatal(err)
+			}
+			again := filepath.Join(t.TempDir(), "again.ctr")
+			if err := TrimToWorkload(file, again, root); err != nil {
+				t.Fatal(err)
+			}
+			if err := SameRecords(file, again); err != nil {
+				t.Errorf("trimming the kept capture again changes it: %v", err)
+			}
+			if st, err := os.Stat(file); err == nil && st.Size() > maxCaptureSize {
+				t.Errorf("%d bytes: keep captures under %d", st.Size(), maxCaptureSize)
+			}
+			if _, err := os.Stat(filepath.Join(capturesDir, name+".truth.jsonl")); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	workloads, err := Workloads(workloadDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range workloads {
+		if !slices.Contains(names, w) {
+			t.Errorf("workload %s has no capture in %s (record with -update)", w, capturesDir)
+		}
+	}
+	for _, n := range names {
+		if !slices.Contains(workloads, n) {
+			t.Errorf("capture %s has no workload source in %s", n, workloadDir)
+		}
+	}
+}
+
+// TestVerifyCaptureCatchesWrongTruth makes sure the raw checks are not
+// vacuous: a truth changed in one fact no longer matches its capture.
+func TestVerifyCaptureCatchesWrongTruth(t *testing.T) {
+	load := func(name string) (Truth, *Capture) {
+		base := filepath.Join(capturesDir, name)
+		truth, err := ReadTruthFile(base + ".truth.jsonl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := LoadCapture(base + ".ctr")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if errs := VerifyCapture(truth, c); len(errs) > 0 {
+			t.Fatalf("%s does not verify unchanged: %v", name, errs)
+		}
+		return truth, c
+	}
+	cases := []struct {
+		capture, ev, want string
+		change            func(*Event)
+	}{
+		{"orphan", EvProcess, "proc FORK says parent", func(e *Event) {
+			if e.Role == "orphan" {
+				e.PPID++ // the reaper, or anything else
+			}
+		}},
+		{"fork_from_thread", EvThread, "no proc connector FORK of the thread", func(e *Event) { e.TID += 1000 }},
+		{"leader_exit", EvExit, "wait status", func(e *Event) {
+			if *e.Code == 13 {
+				*e.Code = 0 // the leader's own exit status
+			}
+		}},
+		{"signals", EvKilled, "wait status", func(e *Event) {
+			if e.Signal == 11 {
+				e.Signal = 6
+			}
+		}},
+		{"vfork_exec", EvExec, "no successful audit execve", func(e *Event) {
+			if len(e.Argv) > 4 {
+				e.Argv[len(e.Argv)-1] += "x" // the split argument
+			}
+		}},
+		{"files", EvWrite, "no audit event", func(e *Event) {
+			if e.Op == OpRenameTo {
+				e.Op = OpUnlink
+			}
+		}},
+		{"files", EvWrite, "no audit event", func(e *Event) {
+			if strings.HasSuffix(e.Path, "/sub/rel.txt") {
+				e.Path = strings.Replace(e.Path, "/sub/", "/", 1) // relative to the old cwd
+			}
+		}},
+		{"files", EvWrite, "no audit event", func(e *Event) {
+			if e.FD != nil {
+				*e.FD += 10
+			}
+		}},
+		{"threads", EvProcess, "the truth does not name", nil},
+	}
+	for _, tc := range cases {
+		truth, c := load(tc.capture)
+		changed := false
+		var out Truth
+		for _, e := range truth {
+			e.Argv = slices.Clone(e.Argv)
+			if e.Code != nil {
+				code := *e.Code
+				e.Code = &code
+			}
+			if e.FD != nil {
+				fd := *e.FD
+				e.FD = &fd
+			}
+			if e.Ev == tc.ev {
+				if tc.change == nil {
+					changed = true
+					continue // dropped
+				}
+				before := e.String()
+				tc.change(&e)
+				changed = changed || e.String() != before
+			}
+			out = append(out, e)
+		}
+		if !changed {
+			t.Fatalf("%s: the change touched no %s line", tc.capture, tc.ev)
+		}
+		errs := VerifyCapture(out, c)
+		if !slices.ContainsFunc(errs, func(s string) bool { return strings.Contains(s, tc.want) }) {
+			t.Errorf("%s, %s changed: want an error with %q, got %q", tc.capture, tc.ev, tc.want, errs)
+		}
+	}
+}
