@@ -26,7 +26,7 @@ vet:
 
 # A bounded run of every fuzz target (set FUZZTIME=60s for a longer one).
 fuzz:
-	@set -e; for pkg in ./format ./replay ./capture ./auditlog; do \
+	@set -e; for pkg in ./format ./replay ./capture ./auditlog ./analyze; do \
 		for t in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz'); do \
 			echo "fuzz $$pkg $$t"; \
 			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
