@@ -4,7 +4,7 @@ BIN     ?= bin/ctrace
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 FUZZTIME ?= 2000x
 
-.PHONY: all build test test-unit fuzz bench vet clean
+.PHONY: all build test test-unit fuzz bench bench-record vet clean
 
 all: build
 
@@ -36,5 +36,21 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./format/... ./capture/...
 
+# The recorder against the physical limit of kernel audit and against auditd
+# (bench/record): root, gcc and auditd needed; takes the kernel test lock,
+# restores the audit state it found. About 8 minutes with the defaults.
+BENCH_SECS ?= 5
+BENCH_RUNS ?= 3
+BENCH_FLAGS ?=
+bench-record: build
+	$(GO) build -o bin/bench-record ./bench/record
+	./bin/bench-record -ctrace $(BIN) -src bench -secs $(BENCH_SECS) -runs $(BENCH_RUNS) $(BENCH_FLAGS)
+
 clean:
 	rm -rf bin
+
+# The analyzer against laurel and ausearch on the same exec storm (root, auditd, laurel:
+# see bench/analyze.sh; SECS, RUNS, WORK and REUSE=1 are passed through).
+.PHONY: bench-analyze
+bench-analyze:
+	bash bench/analyze.sh

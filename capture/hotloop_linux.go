@@ -3,9 +3,11 @@
 package capture
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"os"
+	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -22,6 +24,27 @@ import (
 // the header in place: the chunk is the capture's record stream, ready to be
 // compressed. Full chunks go to the writer through a queue; chunks come back
 // to a free list. Nothing is parsed and nothing is allocated per frame.
+//
+// What a frame costs is mostly waking up for it. The kernel sends audit
+// records one datagram at a time; a reader that waits for readability as
+// soon as its socket is empty is woken (scheduler, netpoller, a thread) for
+// nearly every frame, and a socket registered with the Go runtime's
+// netpoller (edge-triggered epoll) wakes the runtime's poller thread for
+// every datagram even when nobody waits. So:
+//
+//   - the sockets are plain file descriptors the netpoller never sees, read
+//     with non-blocking recvfrom(2) (a raw system call: it never blocks, so
+//     it skips the scheduler's system call bookkeeping);
+//   - one pump goroutine serves every socket: a pass receives from each
+//     until it is empty;
+//   - after a pass that found frames, the pump sleeps pollInterval and passes
+//     again without waiting for readability: under a storm that is one
+//     wakeup per pollInterval instead of one per frame. The receive buffers
+//     (at least 8 MiB, reported as 16) hold thousands of frames, far more
+//     than arrive in pollInterval;
+//   - only after a pass that found nothing does it wait, in poll(2), for a
+//     frame, for the oldest waiting frame to be due at the writer
+//     (handoffDelay), or for a stop request.
 
 const (
 	// chunkSize is the size of one append-only buffer.
@@ -31,21 +54,33 @@ const (
 	// cut and flagged.
 	maxDatagram = 64 << 10
 	// handoffDelay bounds how long received frames wait in a chunk before
-	// going to the writer when the socket is quiet.
+	// going to the writer when the chunk does not fill up.
 	handoffDelay = 25 * time.Millisecond
-	// A chunk handed off by the quiet-socket deadline while holding at most
-	// this much is copied into a right-sized buffer, so that many quiet
+	// A chunk handed off by handoffDelay while holding at most this much is
+	// copied into a small buffer (recycled like chunks), so that many such
 	// handoffs do not tie up whole chunks while the writer is slow.
 	smallHandoff = chunkSize / 8
+	// pollInterval is how long the pump sleeps after a pass that found
+	// frames before the next pass (see above). It delays frames by at most
+	// that much, well under handoffDelay.
+	pollInterval = 2 * time.Millisecond
+	// stampQuantum: a reader reuses its last receive stamp for frames
+	// received less than this after it. The digits below it would be noise
+	// anyway (a frame may wait pollInterval in the socket; audit's own times
+	// are jiffies) and they are what the compressor cannot squeeze: random
+	// low bytes in every record header cost a third of the capture's size.
+	// A stamp is at most stampQuantum earlier than the receive, never later.
+	stampQuantum = 100 * time.Microsecond
 )
 
 // chunkPool hands out chunks up to a memory cap. Smaller buffers queued for
-// the writer (quiet handoffs, notes, the snapshot) count against the same
+// the writer (small handoffs, notes, the snapshot) count against the same
 // cap by their capacity.
 type chunkPool struct {
 	free      chan []byte
+	smallFree chan []byte  // buffers of capacity smallHandoff
 	allocated atomic.Int64 // bytes in chunks
-	small     atomic.Int64 // bytes in smaller queued buffers
+	small     atomic.Int64 // bytes in smaller buffers queued or in use
 	capBytes  int64
 }
 
@@ -53,7 +88,7 @@ func newChunkPool(capBytes int64) *chunkPool {
 	if capBytes < 2*chunkSize {
 		capBytes = 2 * chunkSize
 	}
-	return &chunkPool{free: make(chan []byte, capBytes/chunkSize+1), capBytes: capBytes}
+	return &chunkPool{free: make(chan []byte, capBytes/chunkSize+1), smallFree: make(chan []byte, 16), capBytes: capBytes}
 }
 
 // get returns an empty chunk, or nil when the memory cap is reached.
@@ -79,14 +114,35 @@ func (p *chunkPool) reserve(n int) bool {
 	return true
 }
 
+// getSmall returns an empty buffer of capacity smallHandoff, accounted
+// against the cap, or nil when it does not fit.
+func (p *chunkPool) getSmall() []byte {
+	if !p.reserve(smallHandoff) {
+		return nil
+	}
+	select {
+	case b := <-p.smallFree:
+		return b[:0]
+	default:
+		return make([]byte, 0, smallHandoff)
+	}
+}
+
 // forceReserve accounts for a small buffer that is queued whatever the cap.
 func (p *chunkPool) forceReserve(n int) { p.small.Add(int64(n)) }
 
 // recycle takes back a buffer the writer is done with.
 func (p *chunkPool) recycle(b []byte) {
-	if cap(b) == chunkSize {
+	switch cap(b) {
+	case chunkSize:
 		p.put(b)
-	} else {
+	case smallHandoff:
+		p.small.Add(-smallHandoff)
+		select {
+		case p.smallFree <- b[:0]:
+		default:
+		}
+	default:
 		p.small.Add(-int64(cap(b)))
 	}
 }
@@ -106,39 +162,38 @@ type sourceStats struct {
 	enobufs   atomic.Int64
 	dropped   atomic.Int64 // frames dropped at the memory cap
 	truncated atomic.Int64 // frames longer than the receive room
+	passes    atomic.Int64 // receive passes that found at least one frame
 }
 
-// sourceReader owns one socket and feeds the queue.
+// sourceReader owns one socket's chunk and counters; a pump receives for it.
 type sourceReader struct {
-	src  format.Source
-	name string
-	conn syscall.RawConn
-	// setDeadline sets the socket's read deadline (zero time: none).
-	setDeadline func(time.Time) error
-	pool        *chunkPool
-	queue       chan<- []byte
-	clock       *monoClock
-	stats       *sourceStats
+	src   format.Source
+	name  string
+	fd    int // blocking; received from with MSG_DONTWAIT only
+	pool  *chunkPool
+	queue chan<- []byte
+	clock *monoClock
+	stats *sourceStats
 
 	buf       []byte // current chunk (nil while dropping)
 	scratch   []byte // receive buffer used while dropping
 	pendDrop  int64  // frames dropped since the last note
 	pendBytes int64
-	deadline  bool // a handoff deadline is armed
+
+	stamp int64 // the last receive stamp (see stampQuantum)
 
 	stopping atomic.Bool
-	stopAt   atomic.Int64 // unix ns: drain deadline once stopping
-	err      error        // first fatal receive error
-	readFn   func(fd uintptr) bool
-	got      int
+	stopAt   atomic.Int64           // unix ns: drain deadline once stopping
+	wake     atomic.Pointer[func()] // set by the pump: interrupts its wait
+	failed   atomic.Pointer[error]  // the fatal receive error, read by the run loop
+	got      int                    // frames (and notes) received in the last pass
+	full     bool                   // the last pass stopped because the chunk was full
+	finished bool                   // the pump is done with this reader
 }
 
-func newSourceReader(src format.Source, conn syscall.RawConn, setDeadline func(time.Time) error,
-	pool *chunkPool, queue chan<- []byte, clock *monoClock, stats *sourceStats) *sourceReader {
-	r := &sourceReader{src: src, name: src.String(), conn: conn, setDeadline: setDeadline,
-		pool: pool, queue: queue, clock: clock, stats: stats, scratch: make([]byte, maxDatagram)}
-	r.readFn = r.drainSocket
-	return r
+func newSourceReader(src format.Source, fd int, pool *chunkPool, queue chan<- []byte, clock *monoClock, stats *sourceStats) *sourceReader {
+	return &sourceReader{src: src, name: src.String(), fd: fd, pool: pool, queue: queue, clock: clock,
+		stats: stats, scratch: make([]byte, maxDatagram)}
 }
 
 // handoff sends the current chunk to the writer.
@@ -147,40 +202,26 @@ func (r *sourceReader) handoff() {
 		r.queue <- r.buf
 		r.buf = nil
 	}
-	if r.deadline {
-		r.deadline = false
-		r.applyDeadline(time.Time{})
-	}
 }
 
-// handoffQuiet hands off what the chunk holds because the socket went
-// quiet; a little data is copied out and the chunk kept for more.
-func (r *sourceReader) handoffQuiet() {
-	if n := len(r.buf); n > 0 && n <= smallHandoff && r.pool.reserve(n) {
-		c := make([]byte, n)
-		copy(c, r.buf)
-		r.queue <- c
-		r.buf = r.buf[:0]
-		if r.deadline {
-			r.deadline = false
-			r.applyDeadline(time.Time{})
+// handoffDue hands off what the chunk holds because its oldest frame has
+// waited handoffDelay; a little data is copied out and the chunk kept for
+// more.
+func (r *sourceReader) handoffDue() {
+	if n := len(r.buf); n > 0 && n <= smallHandoff {
+		if c := r.pool.getSmall(); c != nil {
+			r.queue <- append(c, r.buf...)
+			r.buf = r.buf[:0]
+			return
 		}
-		return
 	}
 	r.handoff()
 }
 
-// applyDeadline sets the socket deadline, never later than the stop deadline
-// once stop was called (stop may run concurrently).
-func (r *sourceReader) applyDeadline(t time.Time) {
-	if s := r.stopAt.Load(); s != 0 {
-		_ = r.setDeadline(time.Unix(0, s))
-		return
-	}
-	_ = r.setDeadline(t)
-	if s := r.stopAt.Load(); s != 0 {
-		_ = r.setDeadline(time.Unix(0, s))
-	}
+// oldest returns the receive stamp of the chunk's first record; the chunk
+// must not be empty.
+func (r *sourceReader) oldest() int64 {
+	return int64(binary.LittleEndian.Uint64(r.buf[8:16]))
 }
 
 // ensureRoom makes sure a chunk with room for one more datagram is ready,
@@ -203,21 +244,31 @@ func (r *sourceReader) appendNote(n format.Note) {
 	if r.buf == nil || cap(r.buf)-len(r.buf) < format.RecordHeaderSize+len(b) {
 		return
 	}
-	r.buf = format.AppendRecord(r.buf, format.SourceNote, 0, r.clock.now(), b)
+	r.buf = format.AppendRecord(r.buf, format.SourceNote, 0, r.now(), b)
+}
+
+// now returns the receive stamp for a record: CLOCK_MONOTONIC, reusing the
+// last stamp while it is less than stampQuantum old.
+func (r *sourceReader) now() int64 {
+	if t := r.clock.now(); t-r.stamp >= int64(stampQuantum) {
+		r.stamp = t
+	}
+	return r.stamp
 }
 
 // recv is recvfrom(2) without allocation: MSG_TRUNC makes it return the real
-// length of a datagram longer than the buffer.
+// length of a datagram longer than the buffer. MSG_DONTWAIT: it never
+// blocks, hence a raw system call.
 func recv(fd uintptr, b []byte) (int, unix.Errno) {
-	n, _, e := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
 		unix.MSG_DONTWAIT|unix.MSG_TRUNC, 0, 0)
 	return int(n), e
 }
 
-// drainSocket is called by the runtime when the socket may be readable. It
-// receives until the socket is empty or the chunk is full; returning false
-// asks the runtime to wait for readability.
-func (r *sourceReader) drainSocket(fd uintptr) bool {
+// pass receives until the socket is empty or the chunk is full, and sets
+// r.got and r.full.
+func (r *sourceReader) pass() {
+	r.got, r.full = 0, false
 	for {
 		r.ensureRoom()
 		var dst []byte
@@ -227,11 +278,11 @@ func (r *sourceReader) drainSocket(fd uintptr) bool {
 		} else {
 			dst = r.scratch
 		}
-		n, errno := recv(fd, dst)
+		n, errno := recv(uintptr(r.fd), dst)
 		switch errno {
 		case 0:
 		case unix.EAGAIN:
-			return r.got > 0
+			return
 		case unix.EINTR:
 			continue
 		case unix.ENOBUFS:
@@ -242,8 +293,9 @@ func (r *sourceReader) drainSocket(fd uintptr) bool {
 			r.got++
 			continue
 		default:
-			r.err = errno
-			return true
+			var err error = errno
+			r.failed.Store(&err)
+			return
 		}
 		r.got++
 		if r.buf == nil {
@@ -259,54 +311,190 @@ func (r *sourceReader) drainSocket(fd uintptr) bool {
 			r.stats.truncated.Add(1)
 		}
 		l := len(r.buf)
-		format.PutRecordHeader(r.buf[l:l+format.RecordHeaderSize], r.src, flags, r.clock.now(), n)
+		format.PutRecordHeader(r.buf[l:l+format.RecordHeaderSize], r.src, flags, r.now(), n)
 		r.buf = r.buf[:l+format.RecordHeaderSize+n]
 		r.stats.frames.Add(1)
 		r.stats.bytes.Add(int64(n))
 		if cap(r.buf)-len(r.buf) < format.RecordHeaderSize+maxDatagram+512 {
-			return true
+			r.full = true // the socket may hold more
+			return
 		}
 	}
 }
 
-// run receives until stop is requested and the socket is drained, or a
-// receive fails. It hands its last chunk to the writer before returning.
+// err returns the fatal receive error, if any.
+func (r *sourceReader) err() error {
+	if e := r.failed.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+// stop makes the pump drain what the socket holds for at most grace and be
+// done with this reader.
+func (r *sourceReader) stop(grace time.Duration) {
+	r.stopAt.Store(time.Now().Add(grace).UnixNano())
+	r.stopping.Store(true)
+	if w := r.wake.Load(); w != nil {
+		(*w)()
+	}
+}
+
+// run serves this reader alone until it is stopped (tests).
 func (r *sourceReader) run(wg *sync.WaitGroup) {
+	p, err := newPump(r)
+	if err != nil {
+		r.failed.Store(&err)
+		wg.Done()
+		return
+	}
+	p.run(wg)
+}
+
+// pump receives for its readers until every one is stopped and drained or
+// has failed; each hands its last chunk to the writer.
+type pump struct {
+	readers  []*sourceReader
+	pfds     []unix.PollFd
+	rawPause bool // see pause
+
+	mu     sync.Mutex // wakeFD against a stop after the pump is done
+	wakeFD int        // eventfd: stop interrupts the wait
+	closed bool
+}
+
+func newPump(readers ...*sourceReader) (*pump, error) {
+	fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("capture: eventfd: %w", err)
+	}
+	p := &pump{readers: readers, wakeFD: fd, rawPause: runtime.GOMAXPROCS(0) > 1}
+	wake := p.wake
+	for _, r := range readers {
+		r.wake.Store(&wake)
+	}
+	return p, nil
+}
+
+// wake interrupts the pump's wait (stop calls it).
+func (p *pump) wake() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		var one [8]byte
+		nativeEndian.PutUint64(one[:], 1)
+		_, _ = unix.Write(p.wakeFD, one[:])
+	}
+}
+
+func (p *pump) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	unix.Close(p.wakeFD)
+}
+
+func (p *pump) run(wg *sync.WaitGroup) {
 	defer wg.Done()
-	defer r.handoff()
+	defer p.close()
 	for {
-		r.got = 0
-		err := r.conn.Read(r.readFn)
-		if r.err != nil {
-			return
-		}
-		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				if r.stopping.Load() {
-					return
-				}
-				r.handoffQuiet()
+		got, full, stopping, active := false, false, false, 0
+		for _, r := range p.readers {
+			if r.finished {
 				continue
 			}
-			if r.stopping.Load() {
-				return
+			r.pass()
+			if r.got > 0 {
+				r.stats.passes.Add(1)
+				got = true
 			}
-			r.err = err
+			full = full || r.full
+			switch {
+			case r.err() != nil:
+				r.finish()
+				continue
+			case r.stopping.Load():
+				// Drained, or out of time: done with this one.
+				if (r.got == 0 && !r.full) || time.Now().UnixNano() >= r.stopAt.Load() {
+					r.finish()
+					continue
+				}
+				stopping = true
+			}
+			active++
+		}
+		if active == 0 {
 			return
 		}
-		// Frames are waiting in the chunk: make sure they reach the writer
-		// soon even if the socket goes quiet.
-		if len(r.buf) > 0 && !r.deadline {
-			r.deadline = true
-			r.applyDeadline(time.Now().Add(handoffDelay))
+		now := p.readers[0].clock.now()
+		wait := int64(-1) // ns until the oldest waiting frame is due; -1: none waits
+		for _, r := range p.readers {
+			if r.finished || len(r.buf) == 0 {
+				continue
+			}
+			due := r.oldest() + int64(handoffDelay) - now
+			if due <= 0 {
+				r.handoffDue()
+				continue
+			}
+			if wait < 0 || due < wait {
+				wait = due
+			}
+		}
+		switch {
+		case full || stopping:
+			continue
+		case got:
+			p.pause()
+		default:
+			p.wait(wait)
 		}
 	}
 }
 
-// stop makes run drain what the socket holds for at most grace and return.
-func (r *sourceReader) stop(grace time.Duration) {
-	at := time.Now().Add(grace)
-	r.stopAt.Store(at.UnixNano())
-	r.stopping.Store(true)
-	_ = r.setDeadline(at)
+// finish hands off the reader's last chunk and retires it.
+func (r *sourceReader) finish() {
+	r.handoff()
+	r.finished = true
+}
+
+// wait blocks in poll(2) until a socket is readable, timeout ns pass (-1:
+// no limit) or a reader is stopped.
+func (p *pump) wait(timeout int64) {
+	p.pfds = p.pfds[:0]
+	for _, r := range p.readers {
+		if !r.finished {
+			p.pfds = append(p.pfds, unix.PollFd{Fd: int32(r.fd), Events: unix.POLLIN})
+		}
+	}
+	p.pfds = append(p.pfds, unix.PollFd{Fd: int32(p.wakeFD), Events: unix.POLLIN})
+	ms := -1
+	if timeout >= 0 {
+		ms = int((timeout + int64(time.Millisecond) - 1) / int64(time.Millisecond))
+	}
+	if _, err := unix.Poll(p.pfds, ms); err != nil && !errors.Is(err, syscall.EINTR) {
+		// poll on valid descriptors does not fail otherwise; do not spin.
+		time.Sleep(pollInterval)
+	}
+	if p.pfds[len(p.pfds)-1].Revents != 0 {
+		var b [8]byte
+		_, _ = unix.Read(p.wakeFD, b[:])
+	}
+}
+
+// pause sleeps pollInterval. With a spare processor it sleeps in a raw
+// nanosleep(2) that keeps this goroutine's P: the runtime's timers cost
+// several thread wakeups per pause (poller wakeup, early wakeup on the
+// poller's millisecond timeout, an idle thread woken to run the goroutine),
+// and a non-raw system call wakes the runtime's monitor thread, which then
+// hands the P off. A P held for pollInterval delays a stop-the-world by at
+// most that much; with GOMAXPROCS=1 it would stall the writer, so then the
+// pause is an ordinary time.Sleep.
+func (p *pump) pause() {
+	if !p.rawPause {
+		time.Sleep(pollInterval)
+		return
+	}
+	ts := unix.NsecToTimespec(int64(pollInterval))
+	unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
 }

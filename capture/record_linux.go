@@ -60,6 +60,13 @@ type Options struct {
 
 	// RunDir holds the lock and state files (default /run/ctrace).
 	RunDir string
+
+	// StatsFile, when set, receives the hot path's figures as JSON when the
+	// recording stops; CPUProfile a pprof CPU profile of the recording.
+	// Empty, they are taken from the environment variables CTRACE_STATS and
+	// CTRACE_CPUPROFILE (benchmarks; see stats_linux.go).
+	StatsFile  string
+	CPUProfile string
 }
 
 // Result describes a finished recording.
@@ -76,6 +83,9 @@ type Result struct {
 	Signal     int
 	Notices    []string
 	AuditMode  string
+	// ReceiveToWriter is the time frames took from their receive stamp to
+	// the writer goroutine.
+	ReceiveToWriter Latency
 }
 
 // Errors the CLI turns into clear messages.
@@ -109,6 +119,12 @@ func (o *Options) defaults() {
 	if o.RunDir == "" {
 		o.RunDir = "/run/ctrace"
 	}
+	if o.StatsFile == "" {
+		o.StatsFile = os.Getenv("CTRACE_STATS")
+	}
+	if o.CPUProfile == "" {
+		o.CPUProfile = os.Getenv("CTRACE_CPUPROFILE")
+	}
 	if o.Stderr == nil {
 		o.Stderr = io.Discard
 	}
@@ -132,8 +148,9 @@ type recording struct {
 	auditMode  string
 	lostBefore uint32
 
-	writerFail  chan error // a write failed (buffered, first error only)
-	writerDone  chan error // the write loop ended (its last error)
+	latency     latencyHist // receive to writer; the writer goroutine's until writerDone
+	writerFail  chan error  // a write failed (buffered, first error only)
+	writerDone  chan error  // the write loop ended (its last error)
 	notices     []string
 	restoreMu   sync.Mutex
 	restored    bool
@@ -163,6 +180,13 @@ func Record(ctx context.Context, opts Options) (res *Result, err error) {
 		return nil, err
 	}
 	defer unlock()
+	if opts.CPUProfile != "" {
+		stop, err := startCPUProfile(opts.CPUProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+	}
 
 	// Open the output first: a bad path should fail before the kernel is touched.
 	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
@@ -184,6 +208,12 @@ func Record(ctx context.Context, opts Options) (res *Result, err error) {
 		if rc.restoreErr != nil {
 			err = errors.Join(err, rc.restoreErr)
 		}
+		// The pump must be done with the sockets before they are closed
+		// (it already is unless setup failed after starting it).
+		for _, r := range rc.readers {
+			r.stop(0)
+		}
+		rc.rwg.Wait()
 		rc.audit.Close()
 		rc.proc.Close()
 		if rc.ctl != nil {
@@ -299,7 +329,7 @@ func (rc *recording) setup() error {
 				return auditErr("register as the audit daemon", err)
 			}
 		}
-		rc.startReader(format.SourceAudit, rc.audit, early)
+		rc.addReader(format.SourceAudit, rc.audit, early)
 	}
 	if !o.NoProc {
 		rc.proc, err = dialData(unix.NETLINK_CONNECTOR, cnIdxProc, o.ReceiveBuffer)
@@ -314,8 +344,13 @@ func (rc *recording) setup() error {
 			}
 			rc.notice("the proc connector is not available (%v): recording audit alone", err)
 		} else {
-			rc.startReader(format.SourceProc, rc.proc, nil)
+			rc.addReader(format.SourceProc, rc.proc, nil)
 		}
+	}
+	// Receive before the rules are loaded: the first events have a reader
+	// (the sockets hold what arrived since they were opened).
+	if err := rc.startPump(); err != nil {
+		return err
 	}
 	if rc.auditMode != "off" {
 		if err := rc.ctl.Prepare(AuditOptions{Rules: rules, BacklogLimit: o.BacklogLimit, StatePath: statePath}); err != nil {
@@ -371,18 +406,31 @@ func (rc *recording) header(rules []string, before format.AuditStatus) format.He
 	return h
 }
 
-func (rc *recording) startReader(src format.Source, s *dataSocket, early [][]byte) {
+// addReader prepares the reader of a socket; startPump starts receiving.
+func (rc *recording) addReader(src format.Source, s *dataSocket, early [][]byte) {
 	st := &sourceStats{}
 	rc.stats[src] = st
-	r := newSourceReader(src, s.raw, s.conn.SetReadDeadline, rc.pool, rc.queue, &rc.clock, st)
+	r := newSourceReader(src, s.fd, rc.pool, rc.queue, &rc.clock, st)
 	r.ensureRoom()
 	for _, f := range early {
-		r.buf = format.AppendRecord(r.buf, src, 0, rc.clock.now(), f)
+		r.buf = format.AppendRecord(r.buf, src, 0, r.now(), f)
 		st.frames.Add(1)
 	}
 	rc.readers = append(rc.readers, r)
+}
+
+// startPump starts the one goroutine that receives for every reader.
+func (rc *recording) startPump() error {
+	if len(rc.readers) == 0 {
+		return nil
+	}
+	p, err := newPump(rc.readers...)
+	if err != nil {
+		return err
+	}
 	rc.rwg.Add(1)
-	go r.run(&rc.rwg)
+	go p.run(&rc.rwg)
+	return nil
 }
 
 // writeNote queues a note record (off the hot path).
@@ -435,6 +483,7 @@ func (rc *recording) writeLoop() {
 				rc.writerDone <- werr
 				return
 			}
+			rc.latency.addChunk(b, rc.clock.now())
 			if werr == nil {
 				wasOpen := rc.w.SegmentOpen()
 				werr = rc.w.WriteChunk(b)

@@ -48,8 +48,8 @@ func lockRecorder(dir string) (func(), error) {
 
 func (rc *recording) readerFailure() error {
 	for _, r := range rc.readers {
-		if !r.stopping.Load() && r.err != nil {
-			return fmt.Errorf("capture: receiving from the %s socket: %w", r.name, r.err)
+		if err := r.err(); err != nil && !r.stopping.Load() {
+			return fmt.Errorf("capture: receiving from the %s socket: %w", r.name, err)
 		}
 	}
 	return nil
@@ -190,6 +190,12 @@ func (rc *recording) run(ctx context.Context) (*Result, error) {
 		runErr = fmt.Errorf("capture: writing %s: %w", o.Output, werr)
 	}
 	res.Stats = rc.w.Stats()
+	res.ReceiveToWriter = rc.latency.summary()
+	if o.StatsFile != "" {
+		if err := rc.writeStats(o.StatsFile, res.ReceiveToWriter); err != nil {
+			rc.notice("writing the statistics file: %v", err)
+		}
+	}
 	res.Loss = tr.Loss
 	res.StopReason = reason
 	res.Duration = time.Since(start)
