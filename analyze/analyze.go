@@ -45,31 +45,25 @@ type Capture struct {
 type Analysis struct {
 	Capture   Capture
 	Processes []*Process // sorted by start (or first seen), then pid
-	// Containers are not detected yet: always empty.
-	Containers []Container
+	// Containers are the containers found (container_detect.go), sorted by
+	// start, then id; never nil.
+	Containers []*Container
 }
-
-// Container is a container found in the capture (a later addition).
-type Container struct{}
 
 // AnalyzeFile reads the capture file at path and builds its model. A
 // truncated or damaged capture is analyzed as far as it can be read: see
 // Capture.Truncated and Capture.Damage (and Warnings).
 func AnalyzeFile(path string) (*Analysis, error) {
-	sum, err := replay.Summarize(path, nil)
-	if err != nil {
-		return nil, err
-	}
 	r, err := format.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	m, err := Build(r)
+	m, sum, err := buildSummarized(r)
 	if err != nil {
 		return nil, err
 	}
-	a := &Analysis{Processes: m.Processes, Containers: []Container{}}
+	a := &Analysis{Processes: m.Processes, Containers: m.Containers()}
 	h := r.Header()
 	c := &a.Capture
 	c.Kind, c.Host, c.Kernel, c.Machine, c.BootID = h.Kind, h.Hostname, h.KernelRelease, h.Machine, h.BootID
@@ -135,6 +129,9 @@ type Options struct {
 	// PID, when positive, limits the report to the subtree of each process
 	// with that pid (several when the pid was reused).
 	PID int
+	// Container, when not empty, limits the report to one container: the
+	// one whose id starts with it (see FindContainer). Not with PID.
+	Container string
 	// Output is a file to write the report to (mode 0600: it holds command
 	// lines and paths); "" writes to the stdout given to Run.
 	Output string
@@ -153,6 +150,9 @@ func Run(path string, o Options, stdout, stderr io.Writer) error {
 	if o.Format != "text" && o.Format != "json" {
 		return fmt.Errorf("analyze: --format must be text or json, not %q", o.Format)
 	}
+	if o.PID > 0 && o.Container != "" {
+		return errors.New("analyze: --pid and --container cannot be used together")
+	}
 	a, err := AnalyzeFile(path)
 	if err != nil {
 		return err
@@ -162,6 +162,11 @@ func Run(path string, o Options, stdout, stderr io.Writer) error {
 	}
 	if o.PID > 0 && len(a.roots(o.PID)) == 0 {
 		return fmt.Errorf("%w: %d", ErrNoSuchPID, o.PID)
+	}
+	if o.Container != "" {
+		if _, err := a.FindContainer(o.Container); err != nil {
+			return err
+		}
 	}
 	var b strings.Builder
 	if err := a.Write(&b, o); err != nil {
@@ -178,8 +183,21 @@ func Run(path string, o Options, stdout, stderr io.Writer) error {
 }
 
 // Write writes the report in the format of o (text by default), limited to
-// o.PID's subtrees when set.
+// o.PID's subtrees or to o.Container when set.
 func (a *Analysis) Write(w io.Writer, o Options) error {
+	if o.Container != "" {
+		c, err := a.FindContainer(o.Container)
+		if err != nil {
+			return err
+		}
+		switch o.Format {
+		case "json":
+			return a.WriteContainerJSON(w, c)
+		case "text", "":
+			return a.WriteContainerText(w, c)
+		}
+		return fmt.Errorf("analyze: unknown report format %q", o.Format)
+	}
 	switch o.Format {
 	case "json":
 		return a.WriteJSON(w, o.PID)

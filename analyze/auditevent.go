@@ -1,7 +1,9 @@
 package analyze
 
 import (
+	"encoding/binary"
 	"strconv"
+	"strings"
 
 	"github.com/ctrace/ctrace/replay"
 )
@@ -27,17 +29,15 @@ func standaloneType(t uint16) bool {
 	return (t >= 1100 && t <= 1299) || t >= 2100
 }
 
-// auditRecord is one record of an event, in arrival order.
-type auditRecord struct {
-	typ  uint16
-	body string
-}
-
-// auditEvent is the records sharing one "audit(SEC.MSEC:SERIAL)" stamp, in
-// arrival order, and what the model reads from them.
+// auditEvent is the records sharing one "audit(SEC.MSEC:SERIAL)" stamp and
+// what the model reads from them. Each record is parsed on its own as it is
+// read (parseAuditPart, in parallel), then added to its event in arrival
+// order (add), and the event is completed (finish) when the timeline
+// releases it.
 type auditEvent struct {
-	records []auditRecord
-	eoe     bool // an EOE record closed it (informational: events need none)
+	ms     int64 // the stamp, the event's key in the timeline
+	serial uint64
+	eoe    bool // an EOE record closed it (informational: events need none)
 
 	parsed bool
 	sc     *syscallRecord // nil: no SYSCALL record (a standalone event)
@@ -53,6 +53,8 @@ type auditEvent struct {
 	// abend is an ANOM_ABEND record: a process killed by a core-dumping
 	// signal, from audit alone.
 	abend *abendRecord
+
+	execve [][]replay.Field // EXECVE records until finish
 }
 
 // syscallRecord holds the fields of a SYSCALL record.
@@ -94,58 +96,197 @@ func (s *syscallRecord) fd(i int) int { return int(int32(uint32(s.a[i]))) }
 // no success field: they are logged from do_exit, so they always "succeed".
 func (s *syscallRecord) ok() bool { return !s.hasSuccess || s.success }
 
-// parse decodes the records the model uses. It never fails: fields that are
-// missing or malformed are left unset.
-func (e *auditEvent) parse(arches archCache) {
+// auditPart is what one record of an event says, parsed on its own: the
+// fields of the one record type it is (ok: the record had what its type
+// carries, for CWD, PROCTITLE, OPENAT2 and ANOM_ABEND).
+type auditPart struct {
+	typ    uint16
+	sc     *syscallRecord
+	path   pathItem
+	str    string // CWD: cwd
+	execve []replay.Field
+	title  []string
+	oflag  uint64
+	abend  *abendRecord
+	ok     bool
+}
+
+// parseAuditPart parses one record of the types the model reads. body may
+// alias a buffer that is reused later: what the part keeps is copied
+// (through ps's caches). It never fails: fields that are missing or
+// malformed are left unset.
+func parseAuditPart(typ uint16, body string, ps *partParser) auditPart {
+	pt := auditPart{typ: typ}
+	switch typ {
+	case typeSyscall:
+		pt.sc = parseSyscall(body, ps)
+	case typeExecve:
+		pt.execve = replay.ParseFields(strings.Clone(body))
+	case typeCwd:
+		if f, ok := findField(body, "cwd"); ok {
+			if v, ok := replay.DecodeRecordValue(typeCwd, f); ok {
+				pt.str, pt.ok = ps.strs.get(v), true
+			}
+		}
+	case typePath:
+		pt.path = parsePath(body, ps)
+	case typeProctitle:
+		if f, ok := findField(body, "proctitle"); ok {
+			pt.title, pt.ok = ps.proctitle(f)
+		}
+	case typeOpenat2:
+		if f, ok := findField(body, "oflag"); ok {
+			if v, err := strconv.ParseUint(f.Value, 8, 64); err == nil {
+				pt.oflag, pt.ok = v, true
+			}
+		}
+	case typeAnomAbend:
+		fs := replay.ParseFields(strings.Clone(body))
+		pid, ok1 := intField(fs, "pid")
+		sig, ok2 := intField(fs, "sig")
+		if ok1 && ok2 {
+			pt.abend, pt.ok = &abendRecord{pid: pid, sig: sig}, true
+		}
+	}
+	return pt
+}
+
+// modelType reports whether the model reads records of type t (the others
+// only count as part of their event).
+func modelType(t uint16) bool {
+	switch t {
+	case typeSyscall, typeExecve, typeCwd, typePath, typeProctitle, typeOpenat2, typeAnomAbend:
+		return true
+	}
+	return false
+}
+
+// add adds one record of the event, in arrival order: the first SYSCALL
+// record, the last CWD, PROCTITLE, OPENAT2 and ANOM_ABEND that could be
+// read, every PATH and EXECVE record.
+func (e *auditEvent) add(pt *auditPart) {
+	switch pt.typ {
+	case typeSyscall:
+		if e.sc == nil {
+			e.sc = pt.sc
+		}
+	case typeExecve:
+		e.execve = append(e.execve, pt.execve)
+	case typeCwd:
+		if pt.ok {
+			e.cwd = pt.str
+		}
+	case typePath:
+		e.paths = append(e.paths, pt.path)
+	case typeProctitle:
+		if pt.ok {
+			e.title = pt.title
+		}
+	case typeOpenat2:
+		if pt.ok {
+			e.oflag, e.hasOflag = pt.oflag, true
+		}
+	case typeAnomAbend:
+		if pt.ok {
+			e.abend = pt.abend
+		}
+	}
+}
+
+// finish completes the event once all its records are in: argv from the
+// EXECVE records, PATH items by number.
+func (e *auditEvent) finish() {
 	if e.parsed {
 		return
 	}
 	e.parsed = true
-	var execve [][]replay.Field
-	for _, r := range e.records {
-		switch r.typ {
-		case typeSyscall:
-			if e.sc == nil {
-				e.sc = parseSyscall(replay.ParseFields(r.body), arches)
-			}
-		case typeExecve:
-			execve = append(execve, replay.ParseFields(r.body))
-		case typeCwd:
-			if f, ok := replay.FindField(replay.ParseFields(r.body), "cwd"); ok {
-				if v, ok := replay.DecodeRecordValue(typeCwd, f); ok {
-					e.cwd = v
-				}
-			}
-		case typePath:
-			e.paths = append(e.paths, parsePath(replay.ParseFields(r.body)))
-		case typeProctitle:
-			if f, ok := replay.FindField(replay.ParseFields(r.body), "proctitle"); ok {
-				if argv, err := replay.DecodeProctitle(f); err == nil {
-					e.title = argv
-				}
-			}
-		case typeOpenat2:
-			if f, ok := replay.FindField(replay.ParseFields(r.body), "oflag"); ok {
-				if v, err := strconv.ParseUint(f.Value, 8, 64); err == nil {
-					e.oflag, e.hasOflag = v, true
-				}
-			}
-		case typeAnomAbend:
-			fs := replay.ParseFields(r.body)
-			pid, ok1 := intField(fs, "pid")
-			sig, ok2 := intField(fs, "sig")
-			if ok1 && ok2 {
-				e.abend = &abendRecord{pid: pid, sig: sig}
-			}
-		}
-	}
-	if len(execve) > 0 {
+	if len(e.execve) > 0 {
 		// ExecveArgs reports damage (missing pieces) but always returns
 		// what it could rebuild; argv stays usable.
-		e.argv, _ = replay.ExecveArgs(execve)
+		e.argv, _ = replay.ExecveArgs(e.execve)
 		e.argvOK = true
+		e.execve = nil
 	}
 	sortPathItems(e.paths)
+}
+
+// parse makes sure the event is complete (the timeline finishes events as
+// it releases them).
+func (e *auditEvent) parse(archCache) { e.finish() }
+
+// findField is replay.FindField(replay.ParseFields(body), key) without
+// parsing every field: the first top-level field named key, else the first
+// one inside a single-quoted value. The field's strings alias body.
+func findField(body, key string) (replay.Field, bool) {
+	sc := replay.NewFieldScanner(body)
+	nested := false
+	for sc.Next() {
+		if sc.Key == key {
+			return replay.Field{Key: sc.Key, Value: sc.Value, Quoted: sc.Quoted}, true
+		}
+		nested = nested || sc.SingleQuoted
+	}
+	if !nested {
+		return replay.Field{}, false
+	}
+	return replay.FindField(replay.ParseFields(body), key)
+}
+
+// partParser is the state of one goroutine parsing records: caches of the
+// strings records repeat (comm, exe, cwd, device numbers, proctitles), so
+// that the model keeps one copy of each and never points into the record
+// buffers.
+type partParser struct {
+	order  binary.ByteOrder
+	arches archCache
+	strs   interner
+	titles map[string][]string
+}
+
+func newPartParser(order binary.ByteOrder) *partParser {
+	return &partParser{order: order, arches: archCache{}, strs: interner{m: map[string]string{}},
+		titles: map[string][]string{}}
+}
+
+// proctitle decodes a PROCTITLE value (replay.DecodeProctitle), once per
+// distinct title.
+func (ps *partParser) proctitle(f replay.Field) ([]string, bool) {
+	key := f.Value
+	if f.Quoted {
+		key = "\"" + key // quoted and hex values never look alike
+	}
+	if t, ok := ps.titles[key]; ok {
+		return t, t != nil
+	}
+	if len(ps.titles) >= maxCached {
+		clear(ps.titles)
+	}
+	key = strings.Clone(key)
+	f.Value = strings.Clone(f.Value)
+	argv, err := replay.DecodeProctitle(f)
+	if err != nil {
+		argv = nil
+	}
+	ps.titles[key] = argv
+	return argv, argv != nil
+}
+
+// maxCached bounds each cache of a partParser: they only save copies.
+const maxCached = 4096
+
+// interner returns one copy of equal strings (bounded: see maxCached).
+type interner struct{ m map[string]string }
+
+func (in *interner) get(s string) string {
+	if v, ok := in.m[s]; ok {
+		return v
+	}
+	if len(in.m) >= maxCached {
+		clear(in.m)
+	}
+	c := strings.Clone(s)
+	in.m[c] = c
+	return c
 }
 
 // sortPathItems orders PATH items by their item number (insertion sort:
@@ -158,38 +299,43 @@ func sortPathItems(p []pathItem) {
 	}
 }
 
-func parseSyscall(fs []replay.Field, arches archCache) *syscallRecord {
+func parseSyscall(body string, ps *partParser) *syscallRecord {
 	s := &syscallRecord{nr: -1}
-	for _, f := range fs {
-		switch f.Key {
+	sc := replay.NewFieldScanner(body)
+	for sc.Next() {
+		switch v := sc.Value; sc.Key {
 		case "arch":
-			s.arch = arches.lookup(f.Value)
+			a, ok := ps.arches[v]
+			if !ok {
+				a = ps.arches.lookup(strings.Clone(v)) // the cache keeps its key
+			}
+			s.arch = a
 		case "syscall":
-			if n, err := strconv.Atoi(f.Value); err == nil {
+			if n, err := strconv.Atoi(v); err == nil {
 				s.nr = n
 			}
 		case "success":
 			s.hasSuccess = true
-			s.success = f.Value == "yes"
+			s.success = v == "yes"
 		case "exit":
-			if n, err := strconv.ParseInt(f.Value, 10, 64); err == nil {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 				s.exit = n
 			}
 		case "a0", "a1", "a2", "a3":
-			if n, err := strconv.ParseUint(f.Value, 16, 64); err == nil {
-				s.a[f.Key[1]-'0'] = n
+			if n, err := strconv.ParseUint(v, 16, 64); err == nil {
+				s.a[sc.Key[1]-'0'] = n
 			}
 		case "pid":
-			s.pid, _ = strconv.Atoi(f.Value)
+			s.pid, _ = strconv.Atoi(v)
 		case "ppid":
-			s.ppid, _ = strconv.Atoi(f.Value)
+			s.ppid, _ = strconv.Atoi(v)
 		case "comm":
-			if v, ok := replay.DecodeRecordValue(typeSyscall, f); ok {
-				s.comm = v
+			if v, ok := replay.DecodeRecordValue(typeSyscall, field(&sc)); ok {
+				s.comm = ps.strs.get(v)
 			}
 		case "exe":
-			if v, ok := replay.DecodeRecordValue(typeSyscall, f); ok {
-				s.exe = v
+			if v, ok := replay.DecodeRecordValue(typeSyscall, field(&sc)); ok {
+				s.exe = ps.strs.get(v)
 			}
 		}
 	}
@@ -203,28 +349,34 @@ func parseSyscall(fs []replay.Field, arches archCache) *syscallRecord {
 	return s
 }
 
-func parsePath(fs []replay.Field) pathItem {
+// field is the scanner's current field.
+func field(sc *replay.FieldScanner) replay.Field {
+	return replay.Field{Key: sc.Key, Value: sc.Value, Quoted: sc.Quoted}
+}
+
+func parsePath(body string, ps *partParser) pathItem {
 	var p pathItem
-	for _, f := range fs {
-		switch f.Key {
+	sc := replay.NewFieldScanner(body)
+	for sc.Next() {
+		switch v := sc.Value; sc.Key {
 		case "item":
-			p.item, _ = strconv.Atoi(f.Value)
+			p.item, _ = strconv.Atoi(v)
 		case "name":
-			if v, ok := replay.DecodeRecordValue(typePath, f); ok {
-				p.name, p.hasName = v, true
+			if v, ok := replay.DecodeRecordValue(typePath, field(&sc)); ok {
+				p.name, p.hasName = ps.strs.get(v), true
 			}
 		case "inode":
-			if n, err := strconv.ParseUint(f.Value, 10, 64); err == nil {
+			if n, err := strconv.ParseUint(v, 10, 64); err == nil {
 				p.inode, p.hasInode = n, true
 			}
 		case "dev":
-			p.dev = f.Value
+			p.dev = ps.strs.get(v)
 		case "mode":
-			if n, err := strconv.ParseUint(f.Value, 8, 32); err == nil {
+			if n, err := strconv.ParseUint(v, 8, 32); err == nil {
 				p.mode, p.hasMode = uint32(n), true
 			}
 		case "nametype":
-			p.nametype = f.Value
+			p.nametype = ps.strs.get(v)
 		}
 	}
 	return p

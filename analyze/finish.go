@@ -23,6 +23,7 @@ func (b *builder) finish() {
 			p.Parent.Children = append(p.Parent.Children, p)
 		}
 	}
+	b.containers = b.detectContainers()
 	for _, p := range b.procs {
 		p.st = nil
 	}

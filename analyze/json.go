@@ -18,7 +18,23 @@ type jsonReport struct {
 	Containers []jsonContainer `json:"containers"`
 }
 
-type jsonContainer struct{}
+type jsonContainer struct {
+	ID          string  `json:"id"`
+	Runtime     *string `json:"runtime"`
+	Namespace   *string `json:"namespace"`
+	Rootfs      *string `json:"rootfs"`
+	Bundle      *string `json:"bundle"`
+	InitPID     *int    `json:"init_pid"`
+	InitID      *int    `json:"init_id"`
+	PIDs        []int   `json:"pids"`
+	ProcessIDs  []int   `json:"process_ids"`
+	RuntimePIDs []int   `json:"runtime_pids"`
+	PreExisting bool    `json:"pre_existing"`
+	Start       *string `json:"start"`
+	End         *string `json:"end"`
+	ExitCode    *int    `json:"exit_code"`
+	Signal      *int    `json:"signal"`
+}
 
 type jsonCapture struct {
 	Kind        string         `json:"kind"`
@@ -77,6 +93,8 @@ type jsonExec struct {
 
 type jsonFile struct {
 	Path       *string `json:"path"`
+	HostPath   string  `json:"host_path,omitempty"`
+	HostView   bool    `json:"host_view,omitempty"`
 	Operation  string  `json:"operation"`
 	Time       string  `json:"time"`
 	Unresolved bool    `json:"unresolved,omitempty"`
@@ -128,8 +146,41 @@ func optInt(n int) *int {
 }
 
 // WriteJSON writes the JSON report (SCHEMA.md), limited to the subtrees of
-// the processes with pid when pid > 0.
+// the processes with pid when pid > 0 (and to the containers of those
+// processes).
 func (a *Analysis) WriteJSON(w io.Writer, pid int) error {
+	procs := a.selected(pid)
+	if pid <= 0 {
+		return a.writeJSON(w, procs, a.Containers)
+	}
+	return a.writeJSON(w, procs, containersOf(a.Containers, procs))
+}
+
+// WriteContainerJSON writes the JSON report of one container: its
+// processes, and it alone in containers.
+func (a *Analysis) WriteContainerJSON(w io.Writer, ctr *Container) error {
+	return a.writeJSON(w, ctr.Processes, []*Container{ctr})
+}
+
+// containersOf returns the containers with a process in procs.
+func containersOf(cs []*Container, procs []*Process) []*Container {
+	in := map[*Process]bool{}
+	for _, p := range procs {
+		in[p] = true
+	}
+	var out []*Container
+	for _, c := range cs {
+		for _, p := range c.Processes {
+			if in[p] {
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func (a *Analysis) writeJSON(w io.Writer, procs []*Process, containers []*Container) error {
 	c := &a.Capture
 	r := jsonReport{
 		Capture: jsonCapture{
@@ -152,8 +203,11 @@ func (a *Analysis) WriteJSON(w io.Writer, pid int) error {
 	if c.Truncated {
 		r.Capture.TruncatedAt = &c.TruncatedAt
 	}
-	for _, p := range a.selected(pid) {
+	for _, p := range procs {
 		r.Processes = append(r.Processes, jsonProcessOf(p))
+	}
+	for _, ctr := range containers {
+		r.Containers = append(r.Containers, jsonContainerOf(ctr))
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -187,7 +241,7 @@ func jsonProcessOf(p *Process) jsonProcess {
 	}
 	for _, f := range p.Files {
 		jf := jsonFile{
-			Path: optString(f.Path), Operation: f.Op, Time: FormatTime(f.Time), Unresolved: f.Unresolved,
+			Path: optString(f.Path), HostPath: f.HostPath, HostView: f.HostView, Operation: f.Op, Time: FormatTime(f.Time), Unresolved: f.Unresolved,
 			From: f.From, To: f.To, Target: f.Target, Replaced: f.Replaced,
 		}
 		if f.HasFD {
@@ -201,6 +255,22 @@ func jsonProcessOf(p *Process) jsonProcess {
 			}
 		}
 		j.Files = append(j.Files, jf)
+	}
+	return j
+}
+
+func jsonContainerOf(c *Container) jsonContainer {
+	j := jsonContainer{
+		ID: c.ID, Runtime: optString(c.Runtime), Namespace: optString(c.Namespace),
+		Rootfs: optString(c.Rootfs), Bundle: optString(c.Bundle),
+		PIDs: c.PIDs(), ProcessIDs: []int{}, RuntimePIDs: c.RuntimePIDs(), PreExisting: c.PreExisting,
+		Start: optTime(c.Start), End: optTime(c.End), ExitCode: c.ExitCode, Signal: c.Signal,
+	}
+	if c.Init != nil {
+		j.InitPID, j.InitID = optInt(c.Init.PID), optInt(c.Init.ID)
+	}
+	for _, p := range c.Processes {
+		j.ProcessIDs = append(j.ProcessIDs, p.ID)
 	}
 	return j
 }

@@ -109,6 +109,15 @@ type FileOp struct {
 	Target   string
 	// Replaced: rename_to replaced an existing file.
 	Replaced bool
+	// HostPath is the file's path on the host, for an operation of a
+	// container process: Path under the container's rootfs when the
+	// operation was made inside the container and the rootfs is known;
+	// Path itself when HostView. "" otherwise (container_detect.go).
+	HostPath string
+	// HostView: the operation was made by a container process before it
+	// entered the container (the runtime's setup, in the process that
+	// becomes the container's init): Path is as the host sees it.
+	HostView bool
 
 	seq int
 }
@@ -315,6 +324,11 @@ type builder struct {
 	// process gets one now rather than waiting for a fork.
 	flushing bool
 	opSeq    int
+
+	// ctr collects what container detection needs (container_trace.go);
+	// containers is its result (finish).
+	ctr        containerTrace
+	containers []*Container
 }
 
 func newBuilder(tl *timeline) *builder {
@@ -352,11 +366,7 @@ func newBuilder(tl *timeline) *builder {
 //   - Exits: see finishProcess.
 //   - Files: see files.go.
 func Build(src RecordSource) (*Model, error) {
-	tl, err := readTimeline(src)
-	if err != nil {
-		return nil, err
-	}
-	return buildModel(tl), nil
+	return build(src, readOptions{workers: Workers()})
 }
 
 // Model is the result of Build: the processes, sorted by start then pid,
@@ -367,18 +377,20 @@ type Model struct {
 	HasAudit, HasProc, HasSnapshot bool
 	// Undecodable counts records that could not be read, per source.
 	Undecodable map[string]int
+
+	containers []*Container
 }
 
 func buildModel(tl *timeline) *Model {
 	b := newBuilder(tl)
-	for _, it := range tl.items {
+	for it := tl.next(); it != nil; it = tl.next() {
 		b.dispatch(it)
 	}
 	b.flushHeld()
 	b.finish()
 	m := &Model{
 		Processes: b.procs, HasAudit: tl.hasAudit, HasProc: tl.hasProc, HasSnapshot: tl.hasSnapshot,
-		Undecodable: map[string]int{},
+		Undecodable: map[string]int{}, containers: b.containers,
 	}
 	for k, n := range map[string]int{"audit": tl.auditUndecodable, "proc": tl.procUndecodable, "snapshot": tl.snapUndecodable} {
 		if n > 0 {
@@ -504,6 +516,7 @@ func (b *builder) applySnapshot(it *item) {
 			p.task(t.TID)
 		}
 	}
+	b.ctr.snapshot(p, lead)
 	if par := b.cur[p.PPID]; par != nil && !par.finishedForAudit() {
 		p.st.parentRef = par
 	}
@@ -889,6 +902,7 @@ func (b *builder) noteClone(sc *syscallRecord, t int64) {
 
 // applySyscall applies one audit syscall event to its process.
 func (b *builder) applySyscall(p *Process, ev *auditEvent, t int64) {
+	b.containerSyscall(p, ev, t) // before p.Cwd takes this event's CWD
 	sc := ev.sc
 	st := p.st
 	st.sawAudit = true

@@ -11,7 +11,10 @@ import (
 // The text report: a header with the capture's host, time span, losses and
 // state, then one tree per root (box-drawing lines), each process on one
 // line (pid, shortened argv, how it ended, duration) with the files it wrote
-// under it.
+// under it. When the capture has containers, the report is grouped: each
+// container's section (a header line, then its processes' trees), then the
+// host's tree, in which a container process appears as one line pointing
+// to its container (container_text.go).
 //
 // To keep the host's background out of the way, the trees leave out kernel
 // threads and pre-existing processes in which nothing happened during the
@@ -27,10 +30,23 @@ const maxArgvText = 72
 func (a *Analysis) WriteText(w io.Writer, pid int) error {
 	tw := &textWriter{w: w}
 	a.textHeader(tw, pid)
+	v := a.newTextView(pid <= 0)
+	if v.grouped {
+		for _, c := range a.Containers {
+			tw.printf("\n")
+			v.containerSection(tw, c)
+		}
+		tw.printf("\nhost\n")
+	}
 	roots := a.roots(pid)
+	if v.grouped {
+		roots = v.hostRoots(a.Processes)
+	}
 	shown := map[*Process]bool{}
 	for _, r := range roots {
-		markShown(r, shown)
+		if !v.stub(r) {
+			v.markShown(r, shown)
+		}
 	}
 	first := true
 	for _, r := range roots {
@@ -41,7 +57,7 @@ func (a *Analysis) WriteText(w io.Writer, pid int) error {
 			tw.printf("\n")
 			first = false
 		}
-		tw.tree(r, "", "", shown)
+		tw.tree(r, "", "", shown, v)
 	}
 	if first {
 		tw.printf("\nno process activity in the capture\n")
@@ -70,11 +86,16 @@ func (p *Process) active() bool {
 }
 
 // markShown marks the processes of p's subtree the text report shows: the
-// active ones and their ancestors up to p. It reports whether p is shown.
-func markShown(p *Process, shown map[*Process]bool) bool {
+// active ones and their ancestors up to p, and the processes of another
+// section (a container's, shown as one line). It reports whether p is
+// shown.
+func (v *textView) markShown(p *Process, shown map[*Process]bool) bool {
 	any := p.active()
 	for _, c := range p.Children {
-		if markShown(c, shown) {
+		if v.stub(c) {
+			shown[c] = true
+			any = true
+		} else if v.markShown(c, shown) {
 			any = true
 		}
 	}
@@ -154,6 +175,13 @@ func (a *Analysis) textHeader(t *textWriter, pid int) {
 	}
 	t.printf("processes:  %d (%d pre-existing, %d kernel threads); not shown: kernel threads and idle pre-existing processes\n",
 		len(a.Processes), pre, kern)
+	if len(a.Containers) > 0 {
+		var ids []string
+		for _, c := range a.Containers {
+			ids = append(ids, c.ShortID())
+		}
+		t.printf("containers: %d (%s)\n", len(a.Containers), strings.Join(ids, ", "))
+	}
 	if pid > 0 {
 		t.printf("selection:  pid %d\n", pid)
 	}
@@ -174,9 +202,14 @@ func orNone(s string) string {
 }
 
 // tree prints p's line, its files and its shown children. first is the
-// prefix of p's own line, rest the prefix of the lines under it.
-func (t *textWriter) tree(p *Process, first, rest string, shown map[*Process]bool) {
-	t.printf("%s%s\n", first, processLine(p))
+// prefix of p's own line, rest the prefix of the lines under it. A process
+// of another section is one line, without its files and children.
+func (t *textWriter) tree(p *Process, first, rest string, shown map[*Process]bool, v *textView) {
+	if v.stub(p) {
+		t.printf("%s%s\n", first, v.stubLine(p))
+		return
+	}
+	t.printf("%s%s\n", first, processLine(p, v.flags(p)...))
 	var kids []*Process
 	for _, c := range p.Children {
 		if shown[c] {
@@ -192,15 +225,16 @@ func (t *textWriter) tree(p *Process, first, rest string, shown map[*Process]boo
 	}
 	for i, c := range kids {
 		if i == len(kids)-1 {
-			t.tree(c, rest+"└─ ", rest+"   ", shown)
+			t.tree(c, rest+"└─ ", rest+"   ", shown, v)
 		} else {
-			t.tree(c, rest+"├─ ", rest+"│  ", shown)
+			t.tree(c, rest+"├─ ", rest+"│  ", shown, v)
 		}
 	}
 }
 
-// processLine is "PID ARGV  STATUS, DURATION [flags]".
-func processLine(p *Process) string {
+// processLine is "PID ARGV  STATUS, DURATION [flags]", with extra flags
+// last.
+func processLine(p *Process, extra ...string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d %s", p.PID, commandText(p))
 	var status []string
@@ -239,6 +273,7 @@ func processLine(p *Process) string {
 	if n := len(p.Execs); n > 1 {
 		flags = append(flags, fmt.Sprintf("%d execs", n))
 	}
+	flags = append(flags, extra...)
 	if len(flags) > 0 {
 		b.WriteString("  [" + strings.Join(flags, ", ") + "]")
 	}
@@ -330,6 +365,8 @@ func fileLines(p *Process) []string {
 			key = fmt.Sprintf("fd %d (unknown file)", f.FD)
 		case f.Unresolved:
 			key = f.Path + " (unresolved: relative to an unknown directory)"
+		case f.HostView:
+			key = f.Path + " (host path, before entering)"
 		}
 		e := byPath[key]
 		if e == nil {

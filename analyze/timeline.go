@@ -2,10 +2,15 @@ package analyze
 
 import (
 	"cmp"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
+	"runtime"
 	"slices"
+	"strconv"
+	"sync"
 
 	"github.com/ctrace/ctrace/format"
 	"github.com/ctrace/ctrace/replay"
@@ -118,10 +123,36 @@ type timedNote struct {
 	t int64
 }
 
-// timeline is a capture read into memory and put in order.
+// timeline puts a capture's items in order as they are read, and hands
+// them to the builder one at a time (next) with bounded memory: an item
+// waits in a heap only until no record still to come can sort before it.
+//
+// Items sort by their own time (see item), while records arrive in
+// capture order: an audit event is stamped at syscall entry and sent at
+// exit, through the kernel's audit queue, so it arrives after proc
+// connector events and audit events stamped later (a vfork parent's clone
+// record comes after its child's exec and exit). The timeline bounds how
+// late that is: the horizon is the latest receive time seen (for an import,
+// which has none, the latest event time), and an item is released once it
+// is reorderWindow older than the horizon. An item arriving later than that
+// (a syscall blocked for longer, a clock stepped back) is released as soon
+// as it arrives, after what was released already; records of an audit
+// event already released make an event of their own. Both are rare and
+// only change the order in which the builder sees them.
+//
+// Two facts hold releases back. The snapshot: its processes sort at their
+// start times, before everything, so nothing is released until
+// reorderWindow after the last snapshot record arrived; the snapshot's
+// groups are complete then. And whether the capture has proc connector
+// events (the builder's rules differ without them): when the header says
+// the proc connector was recorded, nothing is released before the first
+// proc record (the connector's acknowledgement comes first) or the end.
+//
+// Records are decompressed (format.Reader.SetConcurrency) and parsed
+// (parseBatch) on several goroutines, in batches, and consumed here in
+// capture order: the result does not depend on the number of workers.
 type timeline struct {
 	hdr   format.Header
-	items []*item
 	notes []timedNote
 
 	hasAudit, hasProc, hasSnapshot bool
@@ -130,145 +161,327 @@ type timeline struct {
 	auditUndecodable int
 	procUndecodable  int
 	snapUndecodable  int
+
+	in  *recordStream
+	sum *replay.Summarizer // nil: no summary wanted
+	err error              // the source's error; reading stopped there
+	eof bool
+
+	nrec    int64
+	pending itemHeap
+	slots   *[eventSlots]*auditEvent // audit events not released yet (findEvent)
+	events  map[evKey]*auditEvent
+	last    *auditEvent           // the event of the last audit record, if not released
+	snaps   map[int]*snapGroup    // snapshot groups not sealed yet
+
+	horizon    int64 // latest receive (or event) time seen
+	hasHorizon bool
+	snapUntil  int64 // no release before horizon passes this (snapshot)
+	procKnown  bool  // hasProc is decided
+
+	stats timelineStats
 }
 
-// readTimeline reads every record of src, decodes it, groups audit records
-// into events and sorts everything into one timeline.
-//
-// Audit records are grouped by their stamp (node, time and serial) over the
-// whole capture, whatever their arrival order and however late a record
-// comes: there is no time window. An EOE record only marks an event as
-// complete; events without one (exit_group in older kernels, a capture cut
-// short) are complete as well. Records of the standalone types
-// (standaloneType) are events of their own even if a stamp repeats.
-func readTimeline(src RecordSource) (*timeline, error) {
-	tl := &timeline{hdr: *src.Header()}
-	order := replay.ByteOrderOf(tl.hdr.ByteOrder)
-	segs, _ := src.(segmentSource)
+// timelineStats describe a read, for tests and benchmarks.
+type timelineStats struct {
+	maxPending int   // most items waiting at once
+	late       int   // items that arrived after their place was passed
+	maxLate    int64 // how much later than the release point, at most
+	released   int
+}
 
-	type evKey struct {
-		node   string
-		ms     int64
-		serial uint64
-	}
-	events := make(map[evKey]*auditEvent)
-	snaps := make(map[int]*snapGroup)
-	var nrec int64
+type evKey struct {
+	ms     int64
+	serial uint64
+}
 
-	clockFor := func(seg int) format.ClockPair {
-		if segs != nil {
-			hs := segs.Segments()
-			for i := len(hs) - 1; i >= 0; i-- {
-				if int(hs[i].Index) == seg && hs[i].Clock.RealtimeNS != 0 {
-					return hs[i].Clock
-				}
-			}
+// reorderWindow is how long after the horizon an item is held (see
+// timeline). Audit records arrive after their stamp by the duration of the
+// syscall plus the kernel's queueing: milliseconds, under a storm up to a
+// fraction of a second.
+var reorderWindow int64 = 5e9
+
+// maxPending bounds the items held at once, whatever the times say: past
+// it the earliest is released.
+var maxPending = 1 << 21
+
+// readOptions say how to read a capture.
+type readOptions struct {
+	workers int                // goroutines parsing records (<= 1: none)
+	sum     *replay.Summarizer // given every record, when set
+}
+
+// Workers is the number of goroutines that decompress and parse records:
+// the environment variable CTRACE_ANALYZE_WORKERS when set (1 reads on the
+// calling goroutine alone), else GOMAXPROCS. Reports do not depend on it.
+func Workers() int {
+	if v := os.Getenv("CTRACE_ANALYZE_WORKERS"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n >= 1 {
+			return n
 		}
-		return tl.hdr.Clock
 	}
+	return runtime.GOMAXPROCS(0)
+}
 
+// readTimeline starts reading src; the builder takes the items with next,
+// then calls close.
+func readTimeline(src RecordSource, o readOptions) *timeline {
+	tl := &timeline{
+		hdr:    *src.Header(),
+		sum:    o.sum,
+		slots:  new([eventSlots]*auditEvent),
+		events: make(map[evKey]*auditEvent),
+		snaps:  make(map[int]*snapGroup),
+	}
+	tl.procKnown = !tl.hdr.Proc
+	tl.in = newRecordStream(src, replay.ByteOrderOf(tl.hdr.ByteOrder), o.workers)
+	return tl
+}
+
+// close stops reading (the source is left to its owner).
+func (tl *timeline) close() { tl.in.close() }
+
+// next returns the next item in timeline order, or nil at the end (then
+// tl.err tells whether the source failed).
+func (tl *timeline) next() *item {
 	for {
-		rec, err := src.Next()
-		if errors.Is(err, io.EOF) {
-			break
+		if it := tl.release(); it != nil {
+			return it
 		}
+		if tl.eof {
+			return nil
+		}
+		b, err := tl.in.next()
 		if err != nil {
-			return nil, err
+			tl.eof = true
+			if !errors.Is(err, io.EOF) {
+				tl.err = err
+			}
+			tl.procKnown = true
+			continue
 		}
-		nrec++
-		switch rec.Source {
-		case format.SourceAudit:
-			f, err := replay.DecodeAudit(rec.Data, order)
-			if err != nil || f.Kind != replay.AuditEvent {
-				if err != nil {
-					tl.auditUndecodable++
-				}
-				continue
-			}
-			tl.hasAudit = true
-			r := auditRecord{typ: f.Type, body: f.Body}
-			if standaloneType(f.Type) {
-				ev := &auditEvent{records: []auditRecord{r}}
-				tl.items = append(tl.items, &item{t: f.TimeMS * 1e6, kind: itemAudit, k1: f.Serial, ord: nrec, audit: ev})
-				continue
-			}
-			k := evKey{f.Node, f.TimeMS, f.Serial}
-			ev := events[k]
-			if ev == nil {
-				ev = &auditEvent{}
-				events[k] = ev
-				tl.items = append(tl.items, &item{t: f.TimeMS * 1e6, kind: itemAudit, k1: f.Serial, ord: nrec, audit: ev})
-			}
-			if f.Type == typeEOE {
-				ev.eoe = true
-				continue
-			}
-			ev.records = append(ev.records, r)
-		case format.SourceProc:
-			ev, err := replay.DecodeProc(rec.Data, order)
-			if err != nil {
-				tl.procUndecodable++
-				continue
-			}
-			tl.hasProc = true
-			switch ev.Kind {
-			case replay.ProcFork, replay.ProcExec, replay.ProcExit, replay.ProcComm:
-			default:
-				continue
-			}
-			t := clockFor(rec.Segment).RealtimeOf(int64(ev.Timestamp))
-			tl.items = append(tl.items, &item{t: t, kind: itemProc, k1: uint64(ev.CPU), k2: uint64(ev.Seq), ord: nrec, proc: &ev})
-		case format.SourceSnapshot:
-			var sp format.SnapshotProcess
-			if err := json.Unmarshal(rec.Data, &sp); err != nil || sp.PID <= 0 {
-				tl.snapUndecodable++
-				continue
-			}
-			tl.hasSnapshot = true
-			g := snaps[sp.PID]
-			if g == nil {
-				g = &snapGroup{pid: sp.PID}
-				snaps[sp.PID] = g
-			}
-			if sp.TID == 0 {
-				sp.TID = sp.PID
-			}
-			if sp.TID == sp.PID {
-				if g.leader != nil {
-					continue // a repeated record
-				}
-				g.leader = &sp
-			} else if slices.ContainsFunc(g.tasks, func(o *format.SnapshotProcess) bool { return o.TID == sp.TID }) {
-				continue
-			}
-			g.tasks = append(g.tasks, &sp)
-			// The start on the wall clock: CLOCK_BOOTTIME through a
-			// clock pair that has it. The leader's start is the process's;
-			// without a leader record, the earliest thread's.
-			c := clockFor(rec.Segment)
-			if c.BoottimeNS == 0 {
-				c = tl.hdr.Clock
-			}
-			if sp.StartBoot != 0 && c.BoottimeNS != 0 {
-				start := c.RealtimeNS + (sp.StartBoot - c.BoottimeNS)
-				switch {
-				case sp.TID == sp.PID:
-					g.start = start
-				case g.leader == nil && (g.start == 0 || start < g.start):
-					g.start = start
-				}
-			}
-		case format.SourceNote:
-			var n format.Note
-			if json.Unmarshal(rec.Data, &n) == nil {
-				tl.notes = append(tl.notes, timedNote{n, clockFor(rec.Segment).RealtimeOf(rec.Mono)})
-			}
+		for i := range b.recs {
+			tl.add(&b.recs[i], &b.out[i])
+		}
+		tl.in.recycle(b)
+		tl.stats.maxPending = max(tl.stats.maxPending, len(tl.pending))
+	}
+}
+
+// release pops the earliest item if it may go.
+func (tl *timeline) release() *item {
+	full := len(tl.pending) > maxPending
+	open := tl.eof || full || (tl.procKnown && tl.hasHorizon && tl.horizon-reorderWindow > tl.snapUntil)
+	if !open {
+		return nil
+	}
+	if len(tl.snaps) > 0 {
+		tl.sealSnapshot()
+	}
+	if len(tl.pending) == 0 {
+		return nil
+	}
+	it := tl.pending.min()
+	if !tl.eof && !full && it.t >= tl.horizon-reorderWindow {
+		return nil
+	}
+	tl.pending.pop()
+	tl.stats.released++
+	if ev := it.audit; ev != nil {
+		tl.removeEvent(ev)
+		if tl.last == ev {
+			tl.last = nil
+		}
+		ev.finish()
+	}
+	return it
+}
+
+// push adds an item to the heap; one that sorts before the release point is
+// late (see timeline).
+func (tl *timeline) push(it *item) {
+	if tl.hasHorizon && it.kind != itemSnapshot {
+		if d := tl.horizon - reorderWindow - it.t; d > 0 && tl.stats.released > 0 {
+			tl.stats.late++
+			tl.stats.maxLate = max(tl.stats.maxLate, d)
 		}
 	}
+	tl.pending.push(it)
+}
 
-	// One item per snapshot process, at its start time. A process whose
-	// start is unknown is put before everything else.
-	for _, g := range snaps {
+// advance moves the horizon to t.
+func (tl *timeline) advance(t int64) {
+	if !tl.hasHorizon || t > tl.horizon {
+		tl.horizon, tl.hasHorizon = t, true
+	}
+}
+
+// add takes one parsed record, in capture order.
+func (tl *timeline) add(r *rawRecord, p *parsedRecord) {
+	tl.nrec++
+	if tl.sum != nil {
+		tl.sum.ObserveInfo(format.Record{Mono: r.mono, Source: r.src, Flags: r.flags, Segment: r.seg}, p.info)
+	}
+	if r.arrival != 0 {
+		tl.advance(r.arrival)
+	}
+	switch r.src {
+	case format.SourceAudit:
+		tl.addAudit(p)
+	case format.SourceProc:
+		if p.bad {
+			tl.procUndecodable++
+			return
+		}
+		tl.hasProc, tl.procKnown = true, true
+		if it := p.proc; it != nil {
+			if r.arrival == 0 {
+				tl.advance(it.t)
+			}
+			it.ord = tl.nrec
+			tl.push(it)
+		}
+	case format.SourceSnapshot:
+		if p.bad {
+			tl.snapUndecodable++
+			return
+		}
+		tl.hasSnapshot = true
+		tl.addSnapshot(r, p.snap)
+	case format.SourceNote:
+		if p.info.Note != nil {
+			tl.notes = append(tl.notes, timedNote{*p.info.Note, r.clock.RealtimeOf(r.mono)})
+		}
+	}
+}
+
+// addAudit groups an audit record into its event: by stamp (time and
+// serial) whatever the arrival order, as long as the event is not released.
+// An EOE record only marks an event as complete; events without one
+// (exit_group in older kernels, a capture cut short) are complete as well.
+// Records of the standalone types (standaloneType) are events of their own,
+// which the model does not read: they are left out.
+func (tl *timeline) addAudit(p *parsedRecord) {
+	if p.bad {
+		tl.auditUndecodable++
+		return
+	}
+	if !p.event {
+		return
+	}
+	tl.hasAudit = true
+	t := p.ms * 1e6
+	if !p.hasArrival {
+		tl.advance(t)
+	}
+	if standaloneType(p.part.typ) {
+		return
+	}
+	ev := tl.last // the record before was most often the same event's
+	if ev == nil || ev.ms != p.ms || ev.serial != p.serial {
+		ev = tl.findEvent(p.ms, p.serial)
+	}
+	if ev == nil {
+		ai := &auditItem{ev: auditEvent{ms: p.ms, serial: p.serial}}
+		ai.item = item{t: t, kind: itemAudit, k1: p.serial, ord: tl.nrec, audit: &ai.ev}
+		ev = &ai.ev
+		tl.addEvent(ev)
+		tl.push(&ai.item)
+	}
+	tl.last = ev
+	if p.part.typ == typeEOE {
+		ev.eoe = true
+		return
+	}
+	ev.add(&p.part)
+}
+
+// The pending audit events are found by stamp in a table indexed by the
+// serial's low bits (the serials of pending events are close together), and
+// in a map when two collide.
+
+const eventSlots = 1 << 14
+
+func (tl *timeline) findEvent(ms int64, serial uint64) *auditEvent {
+	if ev := tl.slots[serial%eventSlots]; ev != nil && ev.serial == serial && ev.ms == ms {
+		return ev
+	}
+	return tl.events[evKey{ms, serial}]
+}
+
+func (tl *timeline) addEvent(ev *auditEvent) {
+	if slot := &tl.slots[ev.serial%eventSlots]; *slot == nil {
+		*slot = ev
+		return
+	}
+	tl.events[evKey{ev.ms, ev.serial}] = ev
+}
+
+func (tl *timeline) removeEvent(ev *auditEvent) {
+	if slot := &tl.slots[ev.serial%eventSlots]; *slot == ev {
+		*slot = nil
+	} else if k := (evKey{ev.ms, ev.serial}); tl.events[k] == ev {
+		delete(tl.events, k)
+	}
+}
+
+// auditItem and procItem allocate an item with its event.
+type auditItem struct {
+	item
+	ev auditEvent
+}
+
+type procItem struct {
+	item
+	ev replay.ProcEvent
+}
+
+// addSnapshot adds a task of the /proc snapshot to its process's group.
+func (tl *timeline) addSnapshot(r *rawRecord, sp *format.SnapshotProcess) {
+	arrival := r.arrival
+	if arrival == 0 {
+		arrival = tl.horizon
+	}
+	tl.snapUntil = max(tl.snapUntil, arrival)
+	g := tl.snaps[sp.PID]
+	if g == nil {
+		g = &snapGroup{pid: sp.PID}
+		tl.snaps[sp.PID] = g
+	}
+	if sp.TID == 0 {
+		sp.TID = sp.PID
+	}
+	if sp.TID == sp.PID {
+		if g.leader != nil {
+			return // a repeated record
+		}
+		g.leader = sp
+	} else if slices.ContainsFunc(g.tasks, func(o *format.SnapshotProcess) bool { return o.TID == sp.TID }) {
+		return
+	}
+	g.tasks = append(g.tasks, sp)
+	// The start on the wall clock: CLOCK_BOOTTIME through a clock pair
+	// that has it. The leader's start is the process's; without a leader
+	// record, the earliest thread's.
+	c := r.clock
+	if c.BoottimeNS == 0 {
+		c = tl.hdr.Clock
+	}
+	if sp.StartBoot != 0 && c.BoottimeNS != 0 {
+		start := c.RealtimeNS + (sp.StartBoot - c.BoottimeNS)
+		switch {
+		case sp.TID == sp.PID:
+			g.start = start
+		case g.leader == nil && (g.start == 0 || start < g.start):
+			g.start = start
+		}
+	}
+}
+
+// sealSnapshot makes an item of each snapshot group, at its start time; a
+// process whose start is unknown is put before everything else.
+func (tl *timeline) sealSnapshot() {
+	for _, g := range tl.snaps {
 		slices.SortFunc(g.tasks, func(a, b *format.SnapshotProcess) int {
 			if (a.TID == g.pid) != (b.TID == g.pid) {
 				if a.TID == g.pid {
@@ -282,10 +495,382 @@ func readTimeline(src RecordSource) (*timeline, error) {
 		if t == 0 {
 			t = minInt64
 		}
-		tl.items = append(tl.items, &item{t: t, kind: itemSnapshot, k1: uint64(g.pid), snap: g})
+		tl.pending.push(&item{t: t, kind: itemSnapshot, k1: uint64(g.pid), snap: g})
 	}
-	slices.SortFunc(tl.items, compareItems)
-	return tl, nil
+	clear(tl.snaps)
 }
 
 const minInt64 = -1 << 63
+
+// itemHeap is a binary min-heap of items in timeline order. Entries carry
+// the item's time, which decides almost every comparison without a look at
+// the item itself.
+type itemHeap []heapEntry
+
+type heapEntry struct {
+	t  int64
+	it *item
+}
+
+func (a heapEntry) less(b heapEntry) bool {
+	if a.t != b.t {
+		return a.t < b.t
+	}
+	return compareItems(a.it, b.it) < 0
+}
+
+func (h *itemHeap) push(it *item) {
+	*h = append(*h, heapEntry{it.t, it})
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !s[i].less(s[p]) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+}
+
+// min is the earliest item; the heap must not be empty.
+func (h itemHeap) min() *item { return h[0].it }
+
+func (h *itemHeap) pop() *item {
+	s := *h
+	top := s[0].it
+	n := len(s) - 1
+	s[0] = s[n]
+	s[n] = heapEntry{}
+	s = s[:n]
+	for i := 0; ; {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && s[r].less(s[l]) {
+			m = r
+		}
+		if !s[m].less(s[i]) {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
+}
+
+// ---- reading and parsing records ----
+
+// rawRecord is a record copied out of the source, with what the reading
+// goroutine knows of it: the clock pair of its segment (the file header's
+// when the segment has none) and its receive time on the wall clock (0
+// when unknown: an import, or no clock pair).
+type rawRecord struct {
+	src        format.Source
+	flags      uint8
+	seg        int
+	mono       int64
+	clock      format.ClockPair
+	arrival    int64
+	start, end int // its data in the batch's arena
+}
+
+// parsedRecord is a record decoded (parseBatch).
+type parsedRecord struct {
+	bad  bool // undecodable
+	info replay.RecordInfo
+
+	// audit
+	event      bool // an event record (with the audit(...) header)
+	hasArrival bool
+	ms         int64
+	serial     uint64
+	part       auditPart
+
+	proc *item // a proc connector event the model reads (ord set by the timeline)
+	snap *format.SnapshotProcess
+}
+
+// batch is a run of records in capture order, parsed together.
+type batch struct {
+	recs  []rawRecord
+	arena []byte
+	out   []parsedRecord
+	done  chan struct{} // closed when out is filled
+	err   error         // the source's error after recs (io.EOF at the end)
+}
+
+const (
+	batchRecords = 512
+	batchBytes   = 128 << 10
+)
+
+// recordStream reads a source into batches and parses them: on the
+// calling goroutine with one worker, else with a reading goroutine and
+// workers parsing batches in parallel, handed back in capture order.
+type recordStream struct {
+	src     RecordSource
+	segs    segmentSource
+	order   binary.ByteOrder
+	hdr     *format.Header
+	workers int
+
+	// The segment clock the last record used (clockFor's cache).
+	clockSeg  int
+	clockN    int
+	clockPair format.ClockPair
+
+	ps      *partParser // one worker
+	free    chan *batch // consumed batches, for reuse
+	ordered chan *batch // more workers: batches in capture order
+	quit    chan struct{}
+	wg      sync.WaitGroup
+	err     error
+}
+
+func newRecordStream(src RecordSource, order binary.ByteOrder, workers int) *recordStream {
+	s := &recordStream{src: src, order: order, hdr: src.Header(), workers: workers, clockSeg: -1}
+	s.segs, _ = src.(segmentSource)
+	s.free = make(chan *batch, 2*workers+3)
+	if workers <= 1 {
+		s.ps = newPartParser(order)
+		return s
+	}
+	s.ordered = make(chan *batch, workers+1)
+	s.quit = make(chan struct{})
+	jobs := make(chan *batch, workers)
+	s.wg.Add(1 + workers)
+	go func() {
+		defer s.wg.Done()
+		defer close(jobs)
+		defer close(s.ordered)
+		for {
+			b := s.fill()
+			select {
+			case s.ordered <- b:
+			case <-s.quit:
+				return
+			}
+			if len(b.recs) > 0 {
+				select {
+				case jobs <- b:
+				case <-s.quit:
+					return
+				}
+			} else {
+				close(b.done)
+			}
+			if b.err != nil {
+				return
+			}
+		}
+	}()
+	for range workers {
+		go func() {
+			defer s.wg.Done()
+			ps := newPartParser(order)
+			for b := range jobs {
+				parseBatch(b, ps)
+				close(b.done)
+			}
+		}()
+	}
+	return s
+}
+
+// next returns the next batch, parsed; the error (io.EOF at the end) comes
+// after the last batch.
+func (s *recordStream) next() (*batch, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	var b *batch
+	if s.ordered == nil {
+		b = s.fill()
+		parseBatch(b, s.ps)
+	} else {
+		var ok bool
+		if b, ok = <-s.ordered; !ok {
+			s.err = io.EOF
+			return nil, s.err
+		}
+		<-b.done
+	}
+	if b.err != nil {
+		s.err = b.err
+	}
+	if len(b.recs) == 0 {
+		return nil, s.err
+	}
+	return b, nil
+}
+
+// recycle takes back a batch the timeline has consumed, for fill to reuse:
+// what the model keeps never points into a batch (parseAuditPart copies).
+func (s *recordStream) recycle(b *batch) {
+	if poisonBatches {
+		for i := range b.arena {
+			b.arena[i] = 0xa5
+		}
+	}
+	select {
+	case s.free <- b:
+	default:
+	}
+}
+
+// poisonBatches (tests) overwrites consumed batches, so that anything still
+// pointing into one shows in the reports.
+var poisonBatches = false
+
+func (s *recordStream) close() {
+	if s.quit != nil {
+		close(s.quit)
+		for range s.ordered {
+		}
+		s.wg.Wait()
+		s.quit = nil
+	}
+}
+
+// fill reads the next records of the source into a new batch.
+func (s *recordStream) fill() *batch {
+	var b *batch
+	select {
+	case b = <-s.free:
+		b.recs, b.arena, b.err = b.recs[:0], b.arena[:0], nil
+		b.done = make(chan struct{})
+	default:
+		b = &batch{recs: make([]rawRecord, 0, batchRecords), arena: make([]byte, 0, batchBytes+4096), done: make(chan struct{})}
+	}
+	for len(b.recs) < batchRecords && len(b.arena) < batchBytes {
+		rec, err := s.src.Next()
+		if err != nil {
+			b.err = err
+			break
+		}
+		r := rawRecord{src: rec.Source, flags: rec.Flags, seg: rec.Segment, mono: rec.Mono, clock: s.clockFor(rec.Segment)}
+		if rec.Mono != 0 && r.clock.RealtimeNS != 0 {
+			r.arrival = r.clock.RealtimeOf(rec.Mono)
+		}
+		r.start = len(b.arena)
+		b.arena = append(b.arena, rec.Data...)
+		r.end = len(b.arena)
+		b.recs = append(b.recs, r)
+	}
+	if cap(b.out) < len(b.recs) {
+		b.out = make([]parsedRecord, len(b.recs), batchRecords)
+	}
+	b.out = b.out[:len(b.recs)]
+	return b
+}
+
+// clockFor returns the clock pair that puts the monotonic times of segment
+// seg on the wall clock: the segment header's (the clocks are read again at
+// each segment, so a long capture follows NTP's corrections), else the file
+// header's.
+func (s *recordStream) clockFor(seg int) format.ClockPair {
+	if s.segs == nil {
+		return s.hdr.Clock
+	}
+	hs := s.segs.Segments()
+	if seg == s.clockSeg && len(hs) == s.clockN {
+		return s.clockPair
+	}
+	c := s.hdr.Clock
+	for i := len(hs) - 1; i >= 0; i-- {
+		if int(hs[i].Index) == seg && hs[i].Clock.RealtimeNS != 0 {
+			c = hs[i].Clock
+			break
+		}
+	}
+	s.clockSeg, s.clockN, s.clockPair = seg, len(hs), c
+	return c
+}
+
+// parseBatch decodes every record of a batch.
+func parseBatch(b *batch, ps *partParser) {
+	for i := range b.recs {
+		r := &b.recs[i]
+		parseRecord(r, b.arena[r.start:r.end], ps, &b.out[i])
+	}
+}
+
+// parseRecord decodes one record: what the model reads, and what the
+// summary needs (replay.Summarizer.Info).
+func parseRecord(r *rawRecord, data []byte, ps *partParser, p *parsedRecord) {
+	*p = parsedRecord{}
+	switch r.src {
+	case format.SourceAudit:
+		v, err := replay.ViewAudit(data, ps.order)
+		if err != nil {
+			p.bad = true
+			return
+		}
+		if v.Kind != replay.AuditEvent {
+			return
+		}
+		p.event, p.ms, p.serial, p.hasArrival = true, v.TimeMS, v.Serial, r.arrival != 0
+		p.info.AuditEvent, p.info.Serial, p.info.TimeMS = true, v.Serial, v.TimeMS
+		if modelType(v.Type) {
+			p.part = parseAuditPart(v.Type, v.Body, ps)
+		} else {
+			p.part.typ = v.Type
+		}
+	case format.SourceProc:
+		ev, err := replay.DecodeProc(data, ps.order)
+		if err != nil {
+			p.bad = true
+			return
+		}
+		if ev.Kind != replay.ProcNone {
+			p.info.ProcEvent, p.info.CPU, p.info.Seq = true, ev.CPU, ev.Seq
+		}
+		switch ev.Kind {
+		case replay.ProcFork, replay.ProcExec, replay.ProcExit, replay.ProcComm:
+			pi := &procItem{ev: ev}
+			pi.item = item{t: r.clock.RealtimeOf(int64(ev.Timestamp)), kind: itemProc, k1: uint64(ev.CPU), k2: uint64(ev.Seq), proc: &pi.ev}
+			p.proc = &pi.item
+		}
+	case format.SourceSnapshot:
+		p.info.SnapshotProcess = replay.SnapshotIsProcess(data)
+		var sp format.SnapshotProcess
+		if err := json.Unmarshal(data, &sp); err != nil || sp.PID <= 0 {
+			p.bad = true
+			return
+		}
+		p.snap = &sp
+	case format.SourceNote:
+		var n format.Note
+		if json.Unmarshal(data, &n) == nil {
+			p.info.Note = &n
+		}
+	}
+}
+
+// build reads src and replays it into the model (Build).
+func build(src RecordSource, o readOptions) (*Model, error) {
+	tl := readTimeline(src, o)
+	defer tl.close()
+	m := buildModel(tl)
+	if tl.err != nil {
+		return nil, tl.err
+	}
+	return m, nil
+}
+
+// buildSummarized reads the capture of r once, decompressing and parsing
+// on Workers() goroutines: its model, and its summary (what
+// replay.Summarize says of it).
+func buildSummarized(r *format.Reader) (*Model, *replay.Summary, error) {
+	w := Workers()
+	r.SetConcurrency(w)
+	sum := replay.NewSummarizer(r)
+	m, err := build(r, readOptions{workers: w, sum: sum})
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, sum.Finish(), nil
+}

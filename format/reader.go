@@ -61,6 +61,15 @@ type Reader struct {
 	br  *bufio.Reader
 	buf []byte
 
+	// Parallel decompression (SetConcurrency): segment decoders running
+	// ahead of Next, by records frame offset; job is the open segment's.
+	conc    int
+	pool    *segPool
+	scratch []byte // a record gathered across chunks
+	jobs    map[int64]*segJob
+	walked  map[int64]frameInfo // frames the look-ahead walked, by offset
+	job     *segJob
+
 	inSeg     bool
 	seg       SegmentHeader
 	segIdx    int
@@ -154,6 +163,7 @@ func getDecoder() (*zstd.Decoder, error) {
 
 // Close releases the reader (and the file, for Open).
 func (r *Reader) Close() error {
+	r.cancelJobs(-1)
 	if r.dec != nil {
 		r.dec.Reset(nil)
 		decoders.Put(r.dec)
@@ -237,6 +247,9 @@ func (r *Reader) Next() (Record, error) {
 // nextInSegment reads one record of the open segment; ok=false when the
 // segment has ended (cleanly or not) and the state has moved on.
 func (r *Reader) nextInSegment() (Record, bool) {
+	if r.job != nil {
+		return r.nextInJob()
+	}
 	var h [RecordHeaderSize]byte
 	n, err := io.ReadFull(r.br, h[:])
 	if err != nil {
@@ -276,6 +289,7 @@ func (r *Reader) nextInSegment() (Record, bool) {
 // record had begun.
 func (r *Reader) endSegment(err error, partial bool) {
 	r.inSeg = false
+	r.dropJob()
 	end := r.segFrame.offset + r.segFrame.size
 	switch {
 	case !r.segFrame.complete:
@@ -296,6 +310,7 @@ func (r *Reader) endSegment(err error, partial bool) {
 // frame after it.
 func (r *Reader) skipSegment() {
 	r.inSeg = false
+	r.dropJob()
 	if !r.segFrame.complete {
 		r.truncate(r.segFrame.offset)
 		return
@@ -317,7 +332,7 @@ func (r *Reader) nextFrame() {
 		r.eof = true
 		return
 	}
-	fi, err := walkFrame(r.ra, r.pos, r.size)
+	fi, err := r.walk(r.pos)
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		r.truncate(r.pos)
 		return
@@ -342,6 +357,10 @@ func (r *Reader) nextFrame() {
 		r.segFrame = fi
 		r.segUOff = 0
 		r.pos = fi.offset + fi.size
+		if r.conc > 1 {
+			r.openJob(fi, seg)
+			return
+		}
 		if r.dec == nil {
 			d, err := getDecoder()
 			if err != nil {
@@ -471,5 +490,325 @@ func (r *Reader) resync(off int64) {
 		// Nothing usable after the damage; the file did not end cleanly either.
 		r.truncated = true
 		r.truncAt = off - 1
+	}
+}
+
+// ---- parallel decompression ----
+//
+// With SetConcurrency(n > 1), each records frame is decompressed by a
+// goroutine of its own into a short queue of chunks, up to n frames at a
+// time: the open segment's and those after it, found by walking the frames
+// ahead (a pure function of the file's bytes). Next reads records out of
+// the open segment's chunks (in place when a record fits in one) with the
+// same checks and the same io.ReadFull semantics as from a decoder: the
+// chunks are the decoder's output byte for byte, and its final error comes
+// after them. So the records, the damage reports and the truncation are
+// exactly those of a sequential read.
+// Memory stays bounded: at most n frames in flight, each at most
+// segQueue chunks of segChunkSize ahead of Next.
+
+const (
+	segChunkSize = 256 << 10
+	segQueue     = 3
+)
+
+// SetConcurrency sets how many records frames are decompressed at once,
+// ahead of Next, on as many goroutines (n <= 1: none, the default). The
+// records, problems and truncation Next reports do not depend on it. Call
+// it before the first Next.
+func (r *Reader) SetConcurrency(n int) {
+	r.conc = n
+	if n > 1 && r.jobs == nil {
+		r.jobs = make(map[int64]*segJob)
+		r.walked = make(map[int64]frameInfo)
+		r.pool = newSegPool(n)
+	}
+}
+
+// segJob decompresses one records frame.
+type segJob struct {
+	pool   *segPool
+	fi     frameInfo
+	chunks chan segChunk
+	stop   chan struct{}
+	// ready is closed once the decoder is set up; setupErr (no decoder)
+	// and resetErr (the frame header does not decode) are set before.
+	ready    chan struct{}
+	setupErr error
+	resetErr error
+
+	// Read's state, for the reader's goroutine.
+	cur   []byte
+	held  []byte // the chunk cur is in
+	ended bool
+	err   error
+}
+
+// segPool keeps a reader's decoders and chunk buffers for its jobs.
+type segPool struct {
+	decs   chan *zstd.Decoder
+	chunks chan []byte
+}
+
+func newSegPool(conc int) *segPool {
+	return &segPool{decs: make(chan *zstd.Decoder, conc), chunks: make(chan []byte, conc*(segQueue+2))}
+}
+
+func (p *segPool) getDecoder() (*zstd.Decoder, error) {
+	select {
+	case d := <-p.decs:
+		return d, nil
+	default:
+		return getDecoder()
+	}
+}
+
+func (p *segPool) putDecoder(d *zstd.Decoder) {
+	d.Reset(nil)
+	select {
+	case p.decs <- d:
+	default:
+		decoders.Put(d)
+	}
+}
+
+func (p *segPool) getChunk() []byte {
+	select {
+	case b := <-p.chunks:
+		return b[:segChunkSize]
+	default:
+		return make([]byte, segChunkSize)
+	}
+}
+
+func (p *segPool) putChunk(b []byte) {
+	select {
+	case p.chunks <- b:
+	default:
+	}
+}
+
+// segChunk is a piece of the decompressed stream; err (set on the last
+// piece only) is the decoder's error after it: io.EOF at a clean end.
+type segChunk struct {
+	b   []byte
+	err error
+}
+
+func (r *Reader) startJob(fi frameInfo) *segJob {
+	j := &segJob{pool: r.pool, fi: fi, chunks: make(chan segChunk, segQueue), stop: make(chan struct{}), ready: make(chan struct{})}
+	r.jobs[fi.offset] = j
+	go j.run(r.ra)
+	return j
+}
+
+func (j *segJob) run(ra io.ReaderAt) {
+	dec, err := j.pool.getDecoder()
+	if err != nil {
+		j.setupErr = err
+		close(j.ready)
+		return
+	}
+	defer j.pool.putDecoder(dec)
+	if err := dec.Reset(io.NewSectionReader(ra, j.fi.offset, j.fi.size)); err != nil {
+		j.resetErr = err
+		close(j.ready)
+		return
+	}
+	close(j.ready)
+	for {
+		b := j.pool.getChunk()
+		n := 0
+		var err error
+		for n < len(b) && err == nil {
+			var k int
+			k, err = dec.Read(b[n:])
+			n += k
+		}
+		select {
+		case j.chunks <- segChunk{b[:n], err}:
+		case <-j.stop:
+			j.pool.putChunk(b)
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// advance makes the next chunk current; false after the last one.
+func (j *segJob) advance() bool {
+	if j.held != nil {
+		j.pool.putChunk(j.held)
+		j.held = nil
+	}
+	if j.ended {
+		return false
+	}
+	c := <-j.chunks
+	j.cur, j.held = c.b, c.b
+	if c.err != nil {
+		j.ended, j.err = true, c.err
+	}
+	return true
+}
+
+// readFull returns the next n bytes of the stream, as io.ReadFull would read
+// them from the decoder: got bytes came before err. The bytes are in the
+// current chunk when they fit (no copy), else gathered in *scratch; either
+// way only valid until the next call.
+func (j *segJob) readFull(n int, scratch *[]byte) (b []byte, got int, err error) {
+	if len(j.cur) >= n {
+		b, j.cur = j.cur[:n], j.cur[n:]
+		return b, n, nil
+	}
+	if cap(*scratch) < n {
+		*scratch = make([]byte, 0, max(n, 2*cap(*scratch)))
+	}
+	b = (*scratch)[:0]
+	for len(b) < n {
+		if len(j.cur) == 0 {
+			if !j.advance() {
+				switch {
+				case len(b) == 0:
+					return b, 0, j.err
+				case j.err == io.EOF:
+					return b, len(b), io.ErrUnexpectedEOF
+				}
+				return b, len(b), j.err
+			}
+			continue
+		}
+		k := min(n-len(b), len(j.cur))
+		b = append(b, j.cur[:k]...)
+		j.cur = j.cur[k:]
+	}
+	return b, n, nil
+}
+
+// nextInJob is nextInSegment reading the open segment's job directly.
+func (r *Reader) nextInJob() (Record, bool) {
+	var h [RecordHeaderSize]byte
+	hb, n, err := r.job.readFull(RecordHeaderSize, &r.scratch)
+	if err != nil {
+		r.endSegment(err, n > 0)
+		return Record{}, false
+	}
+	copy(h[:], hb)
+	size := int(binary.LittleEndian.Uint32(h[0:]))
+	src := Source(h[4])
+	if size > MaxRecordSize || src < SourceAudit || src > SourceNote || h[6] != 0 || h[7] != 0 {
+		r.problem(r.segOff, r.segIdx, fmt.Errorf("invalid record header at stream offset %d (length %d, source %d)", r.segUOff, size, h[4]))
+		r.skipSegment()
+		return Record{}, false
+	}
+	data, _, err := r.job.readFull(size, &r.scratch)
+	if err != nil {
+		r.endSegment(err, true)
+		return Record{}, false
+	}
+	rec := Record{
+		Mono:    int64(binary.LittleEndian.Uint64(h[8:])),
+		Source:  src,
+		Flags:   h[5],
+		Data:    data,
+		Segment: r.segIdx,
+		Offset:  r.segUOff,
+	}
+	r.segUOff += int64(RecordHeaderSize + size)
+	r.records++
+	r.ubytes += int64(RecordHeaderSize + size)
+	return rec, true
+}
+
+// walk is walkFrame, reusing what the look-ahead found.
+func (r *Reader) walk(off int64) (frameInfo, error) {
+	if fi, ok := r.walked[off]; ok {
+		delete(r.walked, off)
+		return fi, nil
+	}
+	return walkFrame(r.ra, off, r.size)
+}
+
+// openJob opens the segment of records frame fi through its job, starting
+// it (and the look-ahead) as needed; it follows nextFrame's sequential path
+// for decoder errors.
+func (r *Reader) openJob(fi frameInfo, seg int) {
+	r.cancelJobs(fi.offset)
+	j := r.jobs[fi.offset]
+	if j == nil || j.fi != fi {
+		if j != nil {
+			close(j.stop)
+		}
+		j = r.startJob(fi)
+	}
+	delete(r.jobs, fi.offset) // r.jobs holds the look-ahead's
+	r.lookAhead(fi.offset + fi.size)
+	<-j.ready
+	switch {
+	case j.setupErr != nil:
+		r.problem(fi.offset, seg, j.setupErr)
+		r.eof = true
+		return
+	case j.resetErr != nil:
+		if !fi.complete {
+			r.truncate(fi.offset)
+		} else {
+			r.problem(fi.offset, seg, fmt.Errorf("corrupt compressed data: %v", j.resetErr))
+		}
+		return
+	}
+	r.job = j
+	r.inSeg = true
+}
+
+// lookAhead starts jobs for the records frames after off, up to conc-1 of
+// them (the open segment's is the conc-th). It stops at anything unusual:
+// the sequential path decides.
+func (r *Reader) lookAhead(off int64) {
+	for pos := off; len(r.jobs) < r.conc-1 && pos < r.size; {
+		fi, ok := r.walked[pos]
+		if !ok {
+			var err error
+			fi, err = walkFrame(r.ra, pos, r.size)
+			if err != nil {
+				return
+			}
+			r.walked[pos] = fi
+		}
+		if fi.kind == frameZstd {
+			if r.jobs[fi.offset] == nil {
+				r.startJob(fi)
+			}
+		} else if !fi.complete {
+			return
+		}
+		pos = fi.offset + fi.size
+	}
+}
+
+// dropJob abandons the open segment's job.
+func (r *Reader) dropJob() {
+	if r.job != nil {
+		close(r.job.stop)
+		r.job = nil
+	}
+}
+
+// cancelJobs stops the jobs of frames before off (all when off < 0): the
+// reader went past them.
+func (r *Reader) cancelJobs(off int64) {
+	r.dropJob()
+	for o, j := range r.jobs {
+		if off < 0 || o < off {
+			close(j.stop)
+			delete(r.jobs, o)
+		}
+	}
+	for o := range r.walked {
+		if off < 0 || o < off {
+			delete(r.walked, o)
+		}
 	}
 }

@@ -142,6 +142,25 @@ type Header struct {
 	ExtractedFrom string   `json:"extracted_from,omitempty"`
 	Selection     []string `json:"selection,omitempty"`
 	Redaction     []string `json:"redaction,omitempty"`
+	// OriginalLosses (extracts): the losses of the recording the extract
+	// was cut from, as a reader counted them there. An extract leaves out
+	// frames on purpose, so the gaps in its own audit serials and proc
+	// connector sequences are not losses; readers take these instead.
+	OriginalLosses *LossCounts `json:"original_losses,omitempty"`
+}
+
+// LossCounts are a capture's losses as a reader counts them (the `losses`
+// of `ctrace info`): from the trailer or the notes (kernel lost counter,
+// ENOBUFS, recorder drops), from the records (frames cut by the receive
+// buffer) and from the gaps in audit serials and proc connector sequence
+// numbers.
+type LossCounts struct {
+	KernelLost      int64 `json:"kernel_lost"`
+	ENOBUFS         int64 `json:"enobufs"`
+	RecorderDropped int64 `json:"recorder_dropped"`
+	AuditSerialGaps int64 `json:"audit_serial_gaps"`
+	ProcSeqGaps     int64 `json:"proc_seq_gaps"`
+	TruncatedFrames int64 `json:"truncated_frames"`
 }
 
 // Options are the recorder's settings, kept for the reader's information.

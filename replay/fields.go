@@ -21,13 +21,21 @@ type Field struct {
 }
 
 // isSpace reports whether c separates fields.
-func isSpace(c byte) bool {
-	switch c {
-	case ' ', '\t', '\n', '\r', '\v', '\f':
-		return true
+func isSpace(c byte) bool { return byteClass[c]&classSpace != 0 }
+
+// byteClass classifies bytes for the field scanner.
+var byteClass = func() (t [256]uint8) {
+	for _, c := range []byte(" \t\n\r\v\f") {
+		t[c] |= classSpace
 	}
-	return false
-}
+	t['='] |= classEqual
+	return t
+}()
+
+const (
+	classSpace = 1 << iota // separates fields
+	classEqual             // '='
+)
 
 // ParseFields splits an audit record body into its key=value fields, in
 // order, keeping duplicate keys. Value forms:
@@ -50,59 +58,98 @@ func ParseFields(payload string) []Field {
 
 func parseFields(s string, nested bool) []Field {
 	var out []Field
-	i := 0
+	sc := FieldScanner{s: s, nested: nested}
+	for sc.Next() {
+		f := Field{Key: sc.Key, Value: sc.Value, Quoted: sc.Quoted}
+		if sc.SingleQuoted {
+			f.Nested = parseFields(f.Value, true)
+			if f.Nested == nil {
+				f.Nested = []Field{}
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// FieldScanner walks the fields of a record body one at a time without
+// allocating: what ParseFields returns, in the same order, with Key and
+// Value substrings of the body. A single-quoted value is not split into its
+// nested fields (SingleQuoted says it was one; ParseFields(Value) splits
+// it). The zero value scans nothing; use NewFieldScanner.
+//
+//	sc := replay.NewFieldScanner(body)
+//	for sc.Next() {
+//		switch sc.Key { ... }
+//	}
+type FieldScanner struct {
+	s      string
+	i      int
+	nested bool
+
+	// The current field, after Next returned true.
+	Key, Value   string
+	Quoted       bool // "..." or '...'
+	SingleQuoted bool // '...'
+}
+
+// NewFieldScanner returns a scanner of the fields of payload.
+func NewFieldScanner(payload string) FieldScanner { return FieldScanner{s: payload} }
+
+// Next moves to the next field; false at the end of the body.
+func (sc *FieldScanner) Next() bool {
+	s, i := sc.s, sc.i
 	for i < len(s) {
-		for i < len(s) && isSpace(s[i]) {
+		for i < len(s) && byteClass[s[i]]&classSpace != 0 {
 			i++
 		}
 		if i >= len(s) {
 			break
 		}
 		start := i
-		for i < len(s) && s[i] != '=' && !isSpace(s[i]) {
+		for i < len(s) && byteClass[s[i]] == 0 {
 			i++
 		}
 		if i >= len(s) || s[i] != '=' || i == start || s[start] == '"' || s[start] == '\'' {
 			// A bare word, or a token that cannot start a field.
-			for i < len(s) && !isSpace(s[i]) {
+			for i < len(s) && byteClass[s[i]]&classSpace == 0 {
 				i++
 			}
 			continue
 		}
-		f := Field{Key: s[start:i]}
+		sc.Key = s[start:i]
+		sc.Quoted, sc.SingleQuoted = false, false
 		i++ // '='
 		switch {
 		case i < len(s) && s[i] == '"':
 			i++
 			if j := strings.IndexByte(s[i:], '"'); j >= 0 {
-				f.Value = s[i : i+j]
+				sc.Value = s[i : i+j]
 				i += j + 1
 			} else {
-				f.Value = s[i:]
+				sc.Value = s[i:]
 				i = len(s)
 			}
-			f.Quoted = true
-		case !nested && i < len(s) && s[i] == '\'':
+			sc.Quoted = true
+		case !sc.nested && i < len(s) && s[i] == '\'':
 			i++
 			end := singleQuoteEnd(s, i)
-			f.Value = s[i:end]
+			sc.Value = s[i:end]
 			i = end + 1 // past the closing quote, or len(s)+1 if none
-			f.Quoted = true
-			f.Nested = parseFields(f.Value, true)
-			if f.Nested == nil {
-				f.Nested = []Field{}
-			}
+			sc.Quoted, sc.SingleQuoted = true, true
 		default:
 			j := i
-			for j < len(s) && !isSpace(s[j]) {
+			for j < len(s) && byteClass[s[j]]&classSpace == 0 {
 				j++
 			}
-			f.Value = s[i:j]
+			sc.Value = s[i:j]
 			i = j
 		}
-		out = append(out, f)
+		sc.i = i
+		return true
 	}
-	return out
+	sc.i = len(s)
+	return false
 }
 
 // singleQuoteEnd returns the index of the quote closing a '...' value that

@@ -57,6 +57,12 @@ type Summary struct {
 	CommandSignal   *int     `json:"command_signal,omitempty"`
 	Rules           []string `json:"rules,omitempty"`
 	ImportedFrom    []string `json:"imported_from,omitempty"`
+	// Extracts (`ctrace extract`): the capture they were cut from, the
+	// selection and the redaction applied. Their Losses are the original
+	// recording's (format.Header.OriginalLosses), not gaps of their own.
+	ExtractedFrom string   `json:"extracted_from,omitempty"`
+	Selection     []string `json:"selection,omitempty"`
+	Redaction     []string `json:"redaction,omitempty"`
 	// Lines of imported logs that were not audit records (not losses:
 	// nothing the kernel sent is missing), and inputs cut short by damage.
 	ImportSkipped int64    `json:"import_skipped,omitempty"`
@@ -85,26 +91,7 @@ func Summarize(path string, progress func(done, total int64)) (*Summary, error) 
 }
 
 func summarize(r *format.Reader, progress func(done, total int64)) (*Summary, error) {
-	h := r.Header()
-	s := &Summary{
-		File: r.Name(), Kind: h.Kind, FormatVersion: h.FormatVersion, CtraceVersion: h.CtraceVersion,
-		Host: h.Hostname, Kernel: h.KernelRelease, Machine: h.Machine, ByteOrder: h.ByteOrder,
-		BootID: h.BootID, AuditMode: h.AuditMode, Proc: h.Proc, Rules: h.Rules,
-		Command: strings.Join(h.Command, " "), ImportedFrom: h.ImportedFrom,
-		CompressedBytes: r.Size(),
-	}
-	order := ByteOrderOf(h.ByteOrder)
-	var serials AuditSerialTracker
-	var procSeq ProcSeqTracker
-	var notes struct {
-		enobufs, dropped int64
-		lostStart        *uint32
-		lostStop         *uint32
-		cmdExit, cmdSig  *int
-		cmdPID           int
-	}
-	var firstMono, lastMono int64
-	var minEventMS, maxEventMS int64
+	sz := NewSummarizer(r)
 	var n int64
 	for {
 		rec, err := r.Next()
@@ -118,70 +105,174 @@ func summarize(r *format.Reader, progress func(done, total int64)) (*Summary, er
 		if progress != nil && n%65536 == 0 {
 			progress(rec.Offset, r.Size())
 		}
-		if rec.Mono != 0 {
-			if firstMono == 0 || rec.Mono < firstMono {
-				firstMono = rec.Mono
-			}
-			if rec.Mono > lastMono {
-				lastMono = rec.Mono
-			}
+		sz.Observe(rec)
+	}
+	return sz.Finish(), nil
+}
+
+// Summarizer builds the Summary of a capture whose records someone else
+// reads: give it every record Next returns (Observe), then call Finish once
+// Next has returned io.EOF. Summarize is NewSummarizer, Observe for each
+// record, Finish. It is not safe for concurrent use.
+type Summarizer struct {
+	r       *format.Reader
+	s       *Summary
+	order   binary.ByteOrder
+	serials AuditSerialTracker
+	procSeq ProcSeqTracker
+	notes   struct {
+		enobufs, dropped int64
+		lostStart        *uint32
+		lostStop         *uint32
+		cmdExit, cmdSig  *int
+		cmdPID           int
+	}
+	firstMono, lastMono    int64
+	minEventMS, maxEventMS int64
+}
+
+// NewSummarizer starts the summary of the capture r reads.
+func NewSummarizer(r *format.Reader) *Summarizer {
+	h := r.Header()
+	return &Summarizer{
+		r: r,
+		s: &Summary{
+			File: r.Name(), Kind: h.Kind, FormatVersion: h.FormatVersion, CtraceVersion: h.CtraceVersion,
+			Host: h.Hostname, Kernel: h.KernelRelease, Machine: h.Machine, ByteOrder: h.ByteOrder,
+			BootID: h.BootID, AuditMode: h.AuditMode, Proc: h.Proc, Rules: h.Rules,
+			Command: strings.Join(h.Command, " "), ImportedFrom: h.ImportedFrom,
+			ExtractedFrom: h.ExtractedFrom, Selection: h.Selection, Redaction: h.Redaction,
+			CompressedBytes: r.Size(),
+		},
+		order: ByteOrderOf(h.ByteOrder),
+	}
+}
+
+// RecordInfo is what a Summarizer reads from the contents of one record
+// (Info decodes it). A reader that decodes every record anyway, such as the
+// analyzer, fills it from its own decoding and calls ObserveInfo, so that
+// the capture is decoded once.
+type RecordInfo struct {
+	// AuditEvent: an audit record that DecodeAudit decodes without error as
+	// an AuditEvent, with its header's Serial and TimeMS.
+	AuditEvent bool
+	Serial     uint64
+	TimeMS     int64
+	// ProcEvent: a proc connector record that DecodeProc decodes without
+	// error and that is not the acknowledgement of a request (ProcNone),
+	// with its CPU and sequence number.
+	ProcEvent bool
+	CPU, Seq  uint32
+	// SnapshotProcess: a snapshot record of a thread group leader
+	// (SnapshotIsProcess).
+	SnapshotProcess bool
+	// Note: a note record's contents; nil when it is not valid JSON.
+	Note *format.Note
+}
+
+// Info decodes what the summary needs from a record.
+func (z *Summarizer) Info(rec format.Record) RecordInfo {
+	var in RecordInfo
+	switch rec.Source {
+	case format.SourceAudit:
+		if v, err := ViewAudit(rec.Data, z.order); err == nil && v.Kind == AuditEvent {
+			in.AuditEvent, in.Serial, in.TimeMS = true, v.Serial, v.TimeMS
 		}
-		if rec.Flags&format.FlagTruncated != 0 {
-			s.Losses.TruncatedFrames++
+	case format.SourceProc:
+		if ev, err := DecodeProc(rec.Data, z.order); err == nil && ev.Kind != ProcNone {
+			in.ProcEvent, in.CPU, in.Seq = true, ev.CPU, ev.Seq
 		}
-		switch rec.Source {
-		case format.SourceAudit:
-			s.AuditFrames++
-			f, err := DecodeAudit(rec.Data, order)
-			if err == nil && f.Kind == AuditEvent {
-				serials.Observe(f.Serial)
-				if minEventMS == 0 || f.TimeMS < minEventMS {
-					minEventMS = f.TimeMS
-				}
-				maxEventMS = max(maxEventMS, f.TimeMS)
-			}
-		case format.SourceProc:
-			s.ProcFrames++
-			if ev, err := DecodeProc(rec.Data, order); err == nil && ev.Kind != ProcNone {
-				procSeq.Observe(ev.CPU, ev.Seq)
-			}
-		case format.SourceSnapshot:
-			s.SnapshotRecords++
-			var p struct{ PID, TID int }
-			if json.Unmarshal(rec.Data, &p) == nil && p.PID == p.TID {
-				s.SnapshotProcesses++
-			}
-		case format.SourceNote:
-			s.NoteRecords++
-			var nt format.Note
-			if json.Unmarshal(rec.Data, &nt) != nil {
-				continue
-			}
-			switch nt.Kind {
-			case "enobufs":
-				notes.enobufs += max(nt.Count, 1)
-			case "dropped":
-				notes.dropped += nt.Count
-			case "audit_status":
-				if nt.Status != nil {
-					l := nt.Status.Lost
-					if nt.Text == "start" {
-						notes.lostStart = &l
-					} else {
-						notes.lostStop = &l
-					}
-				}
-			case "command_start":
-				notes.cmdPID = nt.PID
-			case "command_exit":
-				notes.cmdExit, notes.cmdSig = nt.ExitCode, nt.Signal
-			case "import_skipped":
-				s.ImportSkipped += nt.Count
-			case "import_damaged":
-				s.ImportDamaged = append(s.ImportDamaged, nt.Text)
-			}
+	case format.SourceSnapshot:
+		in.SnapshotProcess = SnapshotIsProcess(rec.Data)
+	case format.SourceNote:
+		var nt format.Note
+		if json.Unmarshal(rec.Data, &nt) == nil {
+			in.Note = &nt
 		}
 	}
+	return in
+}
+
+// SnapshotIsProcess reports whether a snapshot record is valid JSON whose
+// pid and tid are equal: a process (its leader) rather than another thread.
+func SnapshotIsProcess(data []byte) bool {
+	var p struct{ PID, TID int }
+	return json.Unmarshal(data, &p) == nil && p.PID == p.TID
+}
+
+// Observe takes one record, in capture order.
+func (z *Summarizer) Observe(rec format.Record) { z.ObserveInfo(rec, z.Info(rec)) }
+
+// ObserveInfo takes one record, in capture order, with what Info would
+// return for it (its Data is not read).
+func (z *Summarizer) ObserveInfo(rec format.Record, in RecordInfo) {
+	sm := z.s
+	if rec.Mono != 0 {
+		if z.firstMono == 0 || rec.Mono < z.firstMono {
+			z.firstMono = rec.Mono
+		}
+		if rec.Mono > z.lastMono {
+			z.lastMono = rec.Mono
+		}
+	}
+	if rec.Flags&format.FlagTruncated != 0 {
+		sm.Losses.TruncatedFrames++
+	}
+	switch rec.Source {
+	case format.SourceAudit:
+		sm.AuditFrames++
+		if in.AuditEvent {
+			z.serials.Observe(in.Serial)
+			if z.minEventMS == 0 || in.TimeMS < z.minEventMS {
+				z.minEventMS = in.TimeMS
+			}
+			z.maxEventMS = max(z.maxEventMS, in.TimeMS)
+		}
+	case format.SourceProc:
+		sm.ProcFrames++
+		if in.ProcEvent {
+			z.procSeq.Observe(in.CPU, in.Seq)
+		}
+	case format.SourceSnapshot:
+		sm.SnapshotRecords++
+		if in.SnapshotProcess {
+			sm.SnapshotProcesses++
+		}
+	case format.SourceNote:
+		sm.NoteRecords++
+		nt := in.Note
+		if nt == nil {
+			return
+		}
+		switch nt.Kind {
+		case "enobufs":
+			z.notes.enobufs += max(nt.Count, 1)
+		case "dropped":
+			z.notes.dropped += nt.Count
+		case "audit_status":
+			if nt.Status != nil {
+				l := nt.Status.Lost
+				if nt.Text == "start" {
+					z.notes.lostStart = &l
+				} else {
+					z.notes.lostStop = &l
+				}
+			}
+		case "command_start":
+			z.notes.cmdPID = nt.PID
+		case "command_exit":
+			z.notes.cmdExit, z.notes.cmdSig = nt.ExitCode, nt.Signal
+		case "import_skipped":
+			sm.ImportSkipped += nt.Count
+		case "import_damaged":
+			sm.ImportDamaged = append(sm.ImportDamaged, nt.Text)
+		}
+	}
+}
+
+// Finish completes the summary once the reader has returned io.EOF.
+func (z *Summarizer) Finish() *Summary {
+	r, s, h := z.r, z.s, z.r.Header()
 	s.Segments = len(r.Segments())
 	s.UncompressedBytes = r.UncompressedBytes()
 	if s.CompressedBytes > 0 {
@@ -198,11 +289,11 @@ func summarize(r *format.Reader, progress func(done, total int64)) (*Summary, er
 
 	// Losses: the trailer when the recorder closed the file, else what the
 	// notes in the stream say.
-	s.Losses.ENOBUFS, s.Losses.RecorderDropped = notes.enobufs, notes.dropped
-	if notes.lostStart != nil && notes.lostStop != nil {
-		s.Losses.KernelLost = int64(*notes.lostStop) - int64(*notes.lostStart)
+	s.Losses.ENOBUFS, s.Losses.RecorderDropped = z.notes.enobufs, z.notes.dropped
+	if z.notes.lostStart != nil && z.notes.lostStop != nil {
+		s.Losses.KernelLost = int64(*z.notes.lostStop) - int64(*z.notes.lostStart)
 	}
-	s.CommandPID, s.CommandExitCode, s.CommandSignal = notes.cmdPID, notes.cmdExit, notes.cmdSig
+	s.CommandPID, s.CommandExitCode, s.CommandSignal = z.notes.cmdPID, z.notes.cmdExit, z.notes.cmdSig
 	if t := r.Trailer(); t != nil {
 		s.StopReason = t.StopReason
 		s.Losses.KernelLost = int64(t.Loss.KernelLostAfter) - int64(t.Loss.KernelLostBefore)
@@ -215,8 +306,15 @@ func summarize(r *format.Reader, progress func(done, total int64)) (*Summary, er
 	if s.Losses.KernelLost < 0 {
 		s.Losses.KernelLost = 0 // the counter was reset meanwhile
 	}
-	s.Losses.AuditSerialGaps = int64(serials.Gaps())
-	s.Losses.ProcSeqGaps = int64(procSeq.Gaps())
+	s.Losses.AuditSerialGaps = int64(z.serials.Gaps())
+	s.Losses.ProcSeqGaps = int64(z.procSeq.Gaps())
+	if o := h.OriginalLosses; h.Kind == "extract" && o != nil {
+		// An extract leaves frames out on purpose: its own gaps are not
+		// losses. The losses are those of the recording it was cut from,
+		// counted when it was extracted.
+		s.Losses = Losses{KernelLost: o.KernelLost, ENOBUFS: o.ENOBUFS, RecorderDropped: o.RecorderDropped,
+			AuditSerialGaps: o.AuditSerialGaps, ProcSeqGaps: o.ProcSeqGaps, TruncatedFrames: o.TruncatedFrames}
+	}
 	l := s.Losses
 	s.Lost = l.KernelLost + l.ENOBUFS + l.RecorderDropped + l.AuditSerialGaps + l.ProcSeqGaps + l.TruncatedFrames
 
@@ -225,25 +323,33 @@ func summarize(r *format.Reader, progress func(done, total int64)) (*Summary, er
 	switch {
 	case h.Clock.RealtimeNS != 0:
 		s.StartNS = h.Clock.RealtimeNS
-		if firstMono != 0 && firstMono < h.Clock.MonotonicNS {
-			s.StartNS = h.Clock.RealtimeOf(firstMono)
+		if z.firstMono != 0 && z.firstMono < h.Clock.MonotonicNS {
+			s.StartNS = h.Clock.RealtimeOf(z.firstMono)
 		}
 		s.EndNS = s.StartNS
-		if lastMono != 0 {
-			s.EndNS = h.Clock.RealtimeOf(lastMono)
+		if z.lastMono != 0 {
+			s.EndNS = h.Clock.RealtimeOf(z.lastMono)
 		}
 		if t := r.Trailer(); t != nil && t.EndClock.RealtimeNS != 0 {
 			s.EndNS = t.EndClock.RealtimeNS
 		}
-	case minEventMS != 0:
-		s.StartNS, s.EndNS = minEventMS*1e6, maxEventMS*1e6
+	case z.minEventMS != 0:
+		s.StartNS, s.EndNS = z.minEventMS*1e6, z.maxEventMS*1e6
 	}
 	s.DurationNS = max(s.EndNS-s.StartNS, 0)
 	if s.StartNS != 0 {
 		s.Start = time.Unix(0, s.StartNS).UTC().Format(time.RFC3339Nano)
 		s.End = time.Unix(0, s.EndNS).UTC().Format(time.RFC3339Nano)
 	}
-	return s, nil
+	return s
+}
+
+// LossCounts returns the summary's losses in the form an extract's header
+// stores them (format.Header.OriginalLosses).
+func (s *Summary) LossCounts() format.LossCounts {
+	l := s.Losses
+	return format.LossCounts{KernelLost: l.KernelLost, ENOBUFS: l.ENOBUFS, RecorderDropped: l.RecorderDropped,
+		AuditSerialGaps: l.AuditSerialGaps, ProcSeqGaps: l.ProcSeqGaps, TruncatedFrames: l.TruncatedFrames}
 }
 
 func sum(m map[string]int64) int64 {

@@ -1,0 +1,163 @@
+package analyze
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// The containers in the text report. Grouped (the whole capture): one
+// section per container, a header line then the trees of its processes
+// (its init, the processes exec'd into it) with the files they wrote, as
+// the processes saw them; then the host's tree, where a container process
+// whose parent is on the host is one line naming its container. With --pid
+// the trees are not grouped: container processes carry a flag naming their
+// container.
+
+// textView says how trees are cut into sections.
+type textView struct {
+	grouped bool
+	// section is the container being printed, nil for the host.
+	section *Container
+	of      map[*Process]*Container
+}
+
+func (a *Analysis) newTextView(grouped bool) *textView {
+	v := &textView{grouped: grouped && len(a.Containers) > 0, of: map[*Process]*Container{}}
+	for _, c := range a.Containers {
+		for _, p := range c.Processes {
+			v.of[p] = c
+		}
+	}
+	return v
+}
+
+// hostRoots are the roots of the host's tree: the host processes without a
+// parent, and those whose parent is in a container (a hook its init ran
+// before entering it).
+func (v *textView) hostRoots(ps []*Process) []*Process {
+	var out []*Process
+	for _, p := range ps {
+		if v.of[p] == nil && (p.Parent == nil || v.of[p.Parent] != nil) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// stub reports whether p belongs to another section than the one printed.
+func (v *textView) stub(p *Process) bool {
+	return v != nil && v.grouped && v.of[p] != v.section
+}
+
+// stubLine is p's line in another section: where its container hangs.
+func (v *textView) stubLine(p *Process) string {
+	c := v.of[p]
+	if c == nil {
+		return processLine(p) + "  → on the host"
+	}
+	return processLine(p) + "  → container " + c.ShortID()
+}
+
+// flags are the extra flags of p's line: its container, when the trees are
+// not grouped.
+func (v *textView) flags(p *Process) []string {
+	if v == nil || v.grouped {
+		return nil
+	}
+	if c := v.of[p]; c != nil {
+		return []string{"container " + c.ShortID()}
+	}
+	return nil
+}
+
+// containerSection prints a container's header line and its trees.
+func (v *textView) containerSection(t *textWriter, c *Container) {
+	v.section = c
+	defer func() { v.section = nil }()
+	t.printf("%s\n", containerLine(c))
+	shown := map[*Process]bool{}
+	var roots []*Process
+	for _, p := range c.Processes {
+		if p.Parent == nil || v.of[p.Parent] != c {
+			roots = append(roots, p)
+			v.markShown(p, shown)
+			shown[p] = true
+		}
+	}
+	for _, r := range roots {
+		t.tree(r, "", "", shown, v)
+	}
+	if len(roots) == 0 {
+		t.printf("no process of the container in the capture\n")
+	}
+}
+
+// containerLine is "container SHORTID  RUNTIME  rootfs PATH  LIFETIME  EXIT".
+func containerLine(c *Container) string {
+	parts := []string{"container " + c.ShortID()}
+	rt := c.Runtime
+	if rt == "" {
+		rt = "runtime unknown"
+	}
+	if c.Namespace != "" {
+		rt += " (namespace " + c.Namespace + ")"
+	}
+	parts = append(parts, rt)
+	if c.Rootfs != "" {
+		parts = append(parts, "rootfs "+c.Rootfs)
+	} else {
+		parts = append(parts, "rootfs unknown")
+	}
+	var life string
+	switch {
+	case c.Init == nil:
+		life = "init not seen"
+	case c.Start == 0:
+		life = "start unknown"
+	default:
+		life = FormatTime(c.Start)
+		if c.PreExisting {
+			life += " (before the capture)"
+		}
+		if c.End != 0 {
+			life += " to " + FormatTime(c.End) + " (" + formatDuration(c.End-c.Start) + ")"
+		}
+	}
+	parts = append(parts, life)
+	if c.Init != nil {
+		parts = append(parts, initStatus(c.Init))
+	}
+	return strings.Join(parts, "  ")
+}
+
+// initStatus says how the container's init ended.
+func initStatus(p *Process) string {
+	switch {
+	case p.Vanished:
+		return "init vanished (no exit seen)"
+	case p.Signal != nil:
+		s := "killed by " + signalText(*p.Signal)
+		if p.CoreDumped {
+			s += " (core dumped)"
+		}
+		return s
+	case p.ExitCode != nil:
+		return fmt.Sprintf("exit %d", *p.ExitCode)
+	case p.End != 0:
+		return "ended, status unknown"
+	}
+	return "running at the end"
+}
+
+// WriteContainerText writes the text report of one container: the
+// capture's header and the container's section.
+func (a *Analysis) WriteContainerText(w io.Writer, c *Container) error {
+	tw := &textWriter{w: w}
+	a.textHeader(tw, 0)
+	tw.printf("selection:  container %s\n\n", c.ID)
+	v := a.newTextView(true)
+	v.grouped = true
+	v.containerSection(tw, c)
+	return tw.err
+}

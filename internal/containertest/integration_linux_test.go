@@ -1,0 +1,654 @@
+//go:build linux
+
+package containertest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ctrace/ctrace/analyze"
+	"github.com/ctrace/ctrace/auditlog"
+	"github.com/ctrace/ctrace/internal/kerneltest"
+)
+
+var ctraceBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "containertest-bin")
+	if err != nil {
+		panic(err)
+	}
+	ctraceBin = filepath.Join(dir, "ctrace")
+	out, err := exec.Command("go", "build", "-o", ctraceBin, "../../cmd/ctrace").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building ctrace: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// unavailable skips the test, or fails it when CI is set: CI machines must
+// run the container tests.
+func unavailable(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg + " (CI is set: failing instead of skipping)")
+	}
+	t.Skip(msg)
+}
+
+// requireDocker makes docker usable (testdata/docker/setup.sh: installs
+// docker.io and busybox-static if needed, starts dockerd, builds the busybox
+// image) and returns the image name.
+func requireDocker(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("bash", filepath.Join(repoRoot, "testdata", "docker", "setup.sh")).CombinedOutput()
+	if err != nil {
+		unavailable(t, "docker is not usable (testdata/docker/setup.sh: %v):\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1]
+}
+
+// run runs a command and returns its trimmed stdout; a failure (or an exit
+// status other than wantCode) fails the test.
+func run(t *testing.T, wantCode int, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("%s %q: %v", name, args, err)
+		}
+		code = ee.ExitCode()
+	}
+	if code != wantCode {
+		t.Fatalf("%s %q: exit %d, want %d\nstdout: %s\nstderr: %s", name, args, code, wantCode, o.String(), e.String())
+	}
+	return strings.TrimSpace(o.String())
+}
+
+// docker runs the docker CLI, which must succeed.
+func docker(t *testing.T, args ...string) string {
+	t.Helper()
+	return run(t, 0, "docker", args...)
+}
+
+// removeContainer removes a container now (a leftover) and at the end of
+// the test, whatever happens.
+func removeContainer(t *testing.T, name string) {
+	t.Helper()
+	exec.Command("docker", "rm", "-f", name).Run()
+	t.Cleanup(func() {
+		if out, err := exec.Command("docker", "rm", "-f", name).CombinedOutput(); err != nil && !strings.Contains(string(out), "No such container") {
+			t.Errorf("docker rm -f %s: %v\n%s", name, err, out)
+		}
+	})
+}
+
+// recorder is a `ctrace record` process.
+type recorder struct {
+	cmd    *exec.Cmd
+	stderr *bytes.Buffer
+	done   chan error
+	waited bool
+}
+
+// startRecorder starts `ctrace record -o out` (with the /proc snapshot and
+// the proc connector) and waits until it records. Another recorder running
+// (another engineer's, a benchmark) is waited for: the recorder is started
+// again until it can run, for at most five minutes.
+func startRecorder(t *testing.T, out string) *recorder {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		r, busy := tryRecorder(t, out)
+		if r != nil {
+			return r
+		}
+		if !busy || time.Now().After(deadline) {
+			t.Fatal("ctrace record could not start in 5 minutes: another recorder kept running")
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+func tryRecorder(t *testing.T, out string) (*recorder, bool) {
+	t.Helper()
+	cmd := exec.Command(ctraceBin, "record", "--force", "-o", out)
+	pr, pw := io.Pipe()
+	r := &recorder{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	cmd.Stderr = io.MultiWriter(pw, r.stderr)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	go func() { r.done <- cmd.Wait(); pw.Close() }()
+	t.Cleanup(func() { r.stop(t) })
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				lines = nil
+				continue
+			}
+			if strings.HasPrefix(l, "recording") {
+				return r, false
+			}
+		case <-r.done:
+			r.waited = true
+			busy := strings.Contains(r.stderr.String(), "another ctrace recorder") ||
+				strings.Contains(r.stderr.String(), "another audit daemon")
+			if !busy {
+				t.Fatalf("ctrace record exited before recording:\n%s", r.stderr)
+			}
+			t.Logf("another recorder runs; waiting: %s", strings.TrimSpace(r.stderr.String()))
+			return nil, true
+		case <-timeout:
+			t.Fatalf("ctrace record: no \"recording\" line in 30s:\n%s", r.stderr)
+		}
+	}
+}
+
+// stop stops the recorder (SIGINT) and waits for it; it must exit 0.
+func (r *recorder) stop(t *testing.T) {
+	t.Helper()
+	if r.waited {
+		return
+	}
+	r.waited = true
+	r.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-r.done:
+	case <-time.After(30 * time.Second):
+		r.cmd.Process.Kill()
+		<-r.done
+		t.Errorf("ctrace record did not stop on SIGINT:\n%s", r.stderr)
+		return
+	}
+	if code := r.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("ctrace record exited %d:\n%s", code, r.stderr)
+	}
+}
+
+// settle waits for the runtime's cleanup after a container exited (runc
+// delete, the shim's exit), so that the recording holds it.
+func settle() { time.Sleep(500 * time.Millisecond) }
+
+// recordCase analyzes a fresh recording, checks it, trims it to its
+// containers, checks the trimmed capture and its audit-only analysis, and
+// with -update keeps the trimmed capture and its golden outputs in
+// testdata/containers as NAME.ctr.
+func recordCase(t *testing.T, name, full string, want []wantContainer) {
+	t.Helper()
+	a, err := analyze.AnalyzeFile(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Capture.Lost > 0 {
+		t.Logf("the recording lost %d events", a.Capture.Lost)
+	}
+	t.Run("full", func(t *testing.T) { checkContainers(t, a, want, false) })
+
+	// Other containers of the machine are left out.
+	var mine []*analyze.Container
+	for _, w := range want {
+		if c := containerWriting(a.Containers, w.marker); c != nil {
+			mine = append(mine, c)
+		}
+	}
+	trimmed := filepath.Join(t.TempDir(), name+".ctr")
+	if err := Trim(full, trimmed, KeepSet(mine), trimSelection); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("trimmed", func(t *testing.T) { checkKept(t, trimmed, want) })
+	if t.Failed() {
+		// Keep the recording for a look: ctrace analyze, ctrace dump.
+		kept := filepath.Join(os.TempDir(), "containertest-"+name+"-full.ctr")
+		keep(t, full, kept)
+		t.Logf("the recording is kept in %s (losses: %d: %+v)", kept, a.Capture.Lost, a.Capture.Losses)
+		return
+	}
+	if !*update {
+		return
+	}
+	keep(t, trimmed, filepath.Join(containersDir, name+".ctr"))
+	writeGoldens(t, filepath.Join(containersDir, name+".ctr"))
+}
+
+const trimSelection = "containers: the processes of the containers found and of their runtime (shim, runc and its children, hooks); their audit events, proc connector events and snapshot records; notes"
+
+// keep copies a file into testdata.
+func keep(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIntegrationDockerRun: `docker run` whose init writes a file, forks a
+// child that writes another, waits, and exits 3 once a `docker exec` into
+// it (which writes a file and runs a child of its own) says so.
+func TestIntegrationDockerRun(t *testing.T) {
+	kerneltest.Lock(t)
+	img := requireDocker(t)
+	const name = "ctrace-test-run"
+	removeContainer(t, name)
+	full := filepath.Join(t.TempDir(), "full.ctr")
+	rec := startRecorder(t, full)
+	id := docker(t, "run", "-d", "--name", name, "--network", "none", img, "sh", "-c", runInit)
+	docker(t, "exec", name, "sh", "-c", runExec)
+	if code := docker(t, "wait", name); code != "3" {
+		t.Errorf("docker wait: %s, want 3", code)
+	}
+	settle()
+	rec.stop(t)
+	want := wantDockerRun()
+	want[0].id = id
+	recordCase(t, "docker_run", full, want)
+}
+
+// TestIntegrationTwoContainers: two containers started at the same time.
+func TestIntegrationTwoContainers(t *testing.T) {
+	kerneltest.Lock(t)
+	img := requireDocker(t)
+	names := []string{"ctrace-test-a", "ctrace-test-b"}
+	scripts := []string{twoA, twoB}
+	for _, n := range names {
+		removeContainer(t, n)
+	}
+	full := filepath.Join(t.TempDir(), "full.ctr")
+	rec := startRecorder(t, full)
+	ids := make([]string, 2)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := exec.Command("docker", "run", "-d", "--name", names[i], "--network", "none", img, "sh", "-c", scripts[i]).Output()
+			ids[i], errs[i] = strings.TrimSpace(string(out)), err
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("docker run %s: %v", names[i], err)
+		}
+	}
+	for i, code := range []string{"5", "6"} {
+		if got := docker(t, "wait", names[i]); got != code {
+			t.Errorf("docker wait %s: %s, want %s", names[i], got, code)
+		}
+	}
+	settle()
+	rec.stop(t)
+	want := wantTwo()
+	want[0].id, want[1].id = ids[0], ids[1]
+	recordCase(t, "two_containers", full, want)
+}
+
+// TestIntegrationPreExisting: a container started before the recording;
+// a `docker exec` into it during the recording makes its init write a file
+// and exit 7.
+func TestIntegrationPreExisting(t *testing.T) {
+	kerneltest.Lock(t)
+	img := requireDocker(t)
+	const name = "ctrace-test-pre"
+	removeContainer(t, name)
+	id := docker(t, "run", "-d", "--name", name, "--network", "none", img, "sh", "-c", preInit)
+	initPID, err := strconv.Atoi(docker(t, "inspect", "-f", "{{.State.Pid}}", name))
+	if err != nil || initPID <= 0 {
+		t.Fatalf("docker inspect: pid %d, %v", initPID, err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	full := filepath.Join(t.TempDir(), "full.ctr")
+	rec := startRecorder(t, full)
+	docker(t, "exec", name, "sh", "-c", preExec)
+	if code := docker(t, "wait", name); code != "7" {
+		t.Errorf("docker wait: %s, want 7", code)
+	}
+	settle()
+	rec.stop(t)
+	want := wantPre()
+	want[0].id, want[0].initPID = id, initPID
+	recordCase(t, "pre_existing", full, want)
+}
+
+// TestIntegrationRuncRun: a bare `runc run` of an OCI bundle made with
+// `runc spec` and a rootfs holding the busybox binary.
+func TestIntegrationRuncRun(t *testing.T) {
+	kerneltest.Lock(t)
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		unavailable(t, "runc is not installed (Debian: runc, which docker.io depends on)")
+	}
+	busybox, err := exec.LookPath("busybox")
+	if err != nil {
+		unavailable(t, "busybox is not installed (Debian: busybox-static)")
+	}
+	// A fixed place, so that the kept capture's paths do not change with
+	// each recording.
+	bundle := "/tmp/ctrace-test-runc/bundle"
+	os.RemoveAll(filepath.Dir(bundle))
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(bundle)) })
+	makeBundle(t, runc, busybox, bundle, runcInit)
+	const id = "ctrace-test-runc"
+	exec.Command(runc, "delete", "-f", id).Run()
+	t.Cleanup(func() { exec.Command(runc, "delete", "-f", id).Run() })
+	full := filepath.Join(t.TempDir(), "full.ctr")
+	rec := startRecorder(t, full)
+	run(t, 2, runc, "run", "--bundle", bundle, id)
+	settle()
+	rec.stop(t)
+	want := wantRunc()
+	want[0].id, want[0].bundle, want[0].rootfs = id, bundle, filepath.Join(bundle, "rootfs")
+	recordCase(t, "runc_run", full, want)
+}
+
+// makeBundle makes an OCI bundle: config.json from `runc spec`, changed to
+// run script with sh, without a terminal, on a writable rootfs holding
+// busybox.
+func makeBundle(t *testing.T, runc, busybox, bundle, script string) {
+	t.Helper()
+	rootfs := filepath.Join(bundle, "rootfs")
+	for _, d := range []string{"bin", "tmp", "proc", "sys", "dev"} {
+		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(busybox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rootfs, "bin", "busybox"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, applet := range []string{"sh", "sleep", "touch", "cat"} {
+		if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", applet)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(runc, "spec")
+	cmd.Dir = bundle
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("runc spec: %v\n%s", err, out)
+	}
+	cfgPath := filepath.Join(bundle, "config.json")
+	raw, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	proc := cfg["process"].(map[string]any)
+	proc["terminal"] = false
+	proc["args"] = []string{"sh", "-c", script}
+	cfg["root"] = map[string]any{"path": "rootfs", "readonly": false}
+	if raw, err = json.MarshalIndent(cfg, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfgPath, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIntegrationAuditdLog records a docker session with auditd itself (a
+// temporary configuration writing a RAW log, ctrace's default rules loaded
+// with auditctl), imports the log, and checks that the containers are found
+// from it alone. With -update it keeps the log, trimmed to the session's
+// processes (the docker commands, the runtime's processes and the
+// containers'), as testdata/containers/docker_session.log.
+func TestIntegrationAuditdLog(t *testing.T) {
+	kerneltest.Lock(t) // restores the rules and settings auditd and auditctl change
+	img := requireDocker(t)
+	auditd, err := exec.LookPath("auditd")
+	if err != nil {
+		unavailable(t, "auditd is not installed (Debian: auditd)")
+	}
+	auditctl, err := exec.LookPath("auditctl")
+	if err != nil {
+		unavailable(t, "auditctl is not installed (Debian: auditd)")
+	}
+	const name = "ctrace-test-auditd"
+	removeContainer(t, name)
+
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "audit.log")
+	ad := startAuditd(t, auditd, dir, logFile)
+	rules := run(t, 0, ctraceBin, "record", "--print-rules")
+	rulesFile := filepath.Join(dir, "rules")
+	if err := os.WriteFile(rulesFile, []byte(rules+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run(t, 0, auditctl, "-R", rulesFile)
+
+	// The session. The docker commands are kept in the trimmed log.
+	var cli []int
+	dockerPID := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("docker", args...)
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		cli = append(cli, cmd.Process.Pid)
+		if err != nil {
+			t.Fatalf("docker %q: %v\n%s", args, err, e.String())
+		}
+		return strings.TrimSpace(o.String())
+	}
+	id := dockerPID("run", "-d", "--name", name, "--network", "none", img, "sh", "-c", runInit)
+	dockerPID("exec", name, "sh", "-c", runExec)
+	if code := dockerPID("wait", name); code != "3" {
+		t.Errorf("docker wait: %s, want 3", code)
+	}
+	dockerPID("rm", name)
+	settle()
+	ad.stop(t)
+
+	imported := filepath.Join(dir, "full.ctr")
+	if _, err := auditlog.ImportFile(imported, true, []string{logFile}, auditlog.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := analyze.AnalyzeFile(imported)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := wantSession()
+	want[0].id = id
+	t.Run("full", func(t *testing.T) { checkContainers(t, a, want, false) })
+
+	var mine []*analyze.Container
+	for _, w := range want {
+		if c := containerWriting(a.Containers, w.marker); c != nil {
+			mine = append(mine, c)
+		}
+	}
+	keepPIDs := KeepSet(mine)
+	for _, pid := range cli {
+		keepPIDs[pid] = true
+	}
+	trimmed := filepath.Join(dir, "docker_session.log")
+	if err := TrimAuditLog(logFile, trimmed, keepPIDs, sessionHeader); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("trimmed", func(t *testing.T) { checkLog(t, trimmed, want) })
+	if t.Failed() || !*update {
+		return
+	}
+	keep(t, trimmed, filepath.Join(containersDir, "docker_session.log"))
+	writeLogGoldens(t, filepath.Join(containersDir, "docker_session.log"))
+}
+
+var sessionHeader = []string{
+	"An auditd RAW log of a docker session (docker run, docker exec, docker wait, docker rm), recorded by",
+	"internal/containertest's TestIntegrationAuditdLog with auditd and ctrace's default rules (ctrace record",
+	"--print-rules, loaded with auditctl), trimmed to the events of the session's processes: the docker",
+	"commands, the containerd shim, runc and its children, the container's processes. The serials of the",
+	"events left out are gaps.",
+}
+
+// auditdProc is the auditd a test started.
+type auditdProc struct {
+	cmd    *exec.Cmd
+	done   chan error
+	out    *bytes.Buffer
+	waited bool
+}
+
+// startAuditd starts auditd in the foreground with a configuration in dir
+// that writes a RAW log to logFile and nothing else, and waits until it is
+// the registered audit daemon; while another audit daemon (a recorder)
+// runs, it tries again, for at most five minutes. The audit state auditd
+// changes is restored by kerneltest.Lock.
+func startAuditd(t *testing.T, auditd, dir, logFile string) *auditdProc {
+	t.Helper()
+	plugins := filepath.Join(dir, "plugins.d")
+	if err := os.MkdirAll(plugins, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	conf := strings.Join([]string{
+		"local_events = yes", "write_logs = yes", "log_file = " + logFile, "log_group = root",
+		"log_format = RAW", "flush = INCREMENTAL_ASYNC", "freq = 50", "max_log_file = 100", "num_logs = 1",
+		"priority_boost = 0", "name_format = NONE", "max_log_file_action = IGNORE",
+		"space_left = 2", "space_left_action = IGNORE", "admin_space_left = 1", "admin_space_left_action = IGNORE",
+		"disk_full_action = IGNORE", "disk_error_action = IGNORE", "use_libwrap = no",
+		"tcp_listen_queue = 5", "tcp_max_per_addr = 1", "tcp_client_max_idle = 0", "transport = TCP",
+		"distribute_network = no", "q_depth = 2000", "overflow_action = IGNORE", "max_restarts = 10",
+		"plugin_dir = " + plugins, "end_of_event_timeout = 2",
+	}, "\n") + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "auditd.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		a := tryAuditd(t, auditd, dir)
+		if a != nil {
+			t.Cleanup(func() { a.stop(t) })
+			return a
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("auditd could not register as the audit daemon in 5 minutes")
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// tryAuditd starts auditd once; nil when it exited (another audit daemon
+// is registered).
+func tryAuditd(t *testing.T, auditd, dir string) *auditdProc {
+	t.Helper()
+	a := &auditdProc{out: &bytes.Buffer{}, done: make(chan error, 1)}
+	a.cmd = exec.Command(auditd, "-n", "-s", "enable", "-c", dir)
+	a.cmd.Stdout, a.cmd.Stderr = a.out, a.out
+	if err := a.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { a.done <- a.cmd.Wait() }()
+	registered := fmt.Sprintf("pid %d\n", a.cmd.Process.Pid)
+	for i := 0; i < 50; i++ {
+		select {
+		case err := <-a.done:
+			a.waited = true
+			t.Logf("auditd exited (%v), another audit daemon may be registered; retrying\n%s", err, a.out)
+			return nil
+		default:
+		}
+		if st := run(t, 0, "auditctl", "-s"); strings.Contains(st+"\n", registered) {
+			return a
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	a.stop(t)
+	t.Fatalf("auditd did not register in 5s:\n%s", a.out)
+	return nil
+}
+
+// stop stops auditd (SIGTERM: it writes the rest of the log) and waits.
+func (a *auditdProc) stop(t *testing.T) {
+	t.Helper()
+	if a.waited {
+		return
+	}
+	a.waited = true
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-a.done:
+	case <-time.After(10 * time.Second):
+		a.cmd.Process.Kill()
+		<-a.done
+		t.Error("auditd did not stop on SIGTERM")
+	}
+}
+
+// TestCLIContainer runs `ctrace analyze --container` on a kept capture.
+func TestCLIContainer(t *testing.T) {
+	file := filepath.Join(containersDir, "docker_run.ctr")
+	a, err := analyze.AnalyzeFile(file)
+	if err != nil || len(a.Containers) != 1 {
+		t.Fatalf("%v, %d containers", err, len(a.Containers))
+	}
+	id := a.Containers[0].ID
+	want, err := os.ReadFile(filepath.Join(containersDir, "docker_run.container.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := run(t, 0, ctraceBin, "analyze", "--container", id[:4], file); got != strings.TrimSpace(string(want)) {
+		t.Errorf("ctrace analyze --container %s:\n%s\nwant\n%s", id[:4], got, want)
+	}
+	var r struct {
+		Processes  []map[string]any `json:"processes"`
+		Containers []map[string]any `json:"containers"`
+	}
+	if err := json.Unmarshal([]byte(run(t, 0, ctraceBin, "analyze", "--format", "json", "--container", id, file)), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Containers) != 1 || r.Containers[0]["id"] != id || len(r.Processes) != len(a.Containers[0].Processes) {
+		t.Errorf("--format json --container: %d containers, %d processes", len(r.Containers), len(r.Processes))
+	}
+	for _, args := range [][]string{
+		{"analyze", "--container", "nosuchid", file},
+		{"analyze", "--container", id, "--pid", "1", file},
+		{"analyze", "--container", "", file},
+	} {
+		cmd := exec.Command(ctraceBin, args...)
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "container") {
+			t.Errorf("ctrace %q: %v\n%s", args, err, out)
+		}
+	}
+}
