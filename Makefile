@@ -19,14 +19,14 @@ test: vet
 
 # Tests that need no kernel features or root.
 test-unit:
-	$(GO) test -count=1 ./format/... ./replay/... ./analyze/... ./auditlog/...
+	$(GO) test -count=1 ./format/... ./replay/... ./analyze/... ./auditlog/... ./extract/...
 
 vet:
 	$(GO) vet ./...
 
 # A bounded run of every fuzz target (set FUZZTIME=60s for a longer one).
 fuzz:
-	@set -e; for pkg in ./format ./replay ./capture ./auditlog ./analyze; do \
+	@set -e; for pkg in ./format ./replay ./capture ./auditlog ./analyze ./extract; do \
 		for t in $$($(GO) test -list 'Fuzz.*' $$pkg | grep '^Fuzz'); do \
 			echo "fuzz $$pkg $$t"; \
 			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \

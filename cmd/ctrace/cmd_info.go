@@ -72,6 +72,13 @@ func writeInfoText(w io.Writer, s *replay.Summary) {
 		p("imported from", "%s", strings.Join(s.ImportedFrom, ", "))
 		p("skipped lines", "%d (not audit records)", s.ImportSkipped)
 	}
+	if s.ExtractedFrom != "" {
+		p("extracted from", "%s", s.ExtractedFrom)
+		p("selection", "%s", strings.Join(s.Selection, "; "))
+		if len(s.Redaction) > 0 {
+			p("redaction", "%s", strings.Join(s.Redaction, "; "))
+		}
+	}
 	p("host", "%s (%s, %s, %s-endian)", s.Host, s.Machine, s.Kernel, s.ByteOrder)
 	p("start", "%s", s.Start)
 	p("end", "%s", s.End)

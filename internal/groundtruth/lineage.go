@@ -100,7 +100,7 @@ func recordBelongs(r AuditRecord, in map[int]bool) bool {
 }
 
 // WorkloadSet returns the workload set of a loaded capture: the process root and
-// its descendants (see TrimToWorkload).
+// its descendants by pid lineage (see lineage.set).
 func (c *Capture) WorkloadSet(root int) map[int]bool {
 	l := newLineage()
 	for _, ev := range c.Proc {

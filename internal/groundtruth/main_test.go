@@ -21,7 +21,7 @@ var (
 	ctraceBin   string
 )
 
-// maxCaptureSize bounds a trimmed capture kept in testdata.
+// maxCaptureSize bounds a workload capture kept in testdata/captures.
 const maxCaptureSize = 32 << 10
 
 func TestMain(m *testing.M) {

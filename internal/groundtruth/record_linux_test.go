@@ -4,18 +4,23 @@ package groundtruth
 
 import (
 	"bytes"
+	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/ctrace/ctrace/internal/kerneltest"
 )
 
 // TestIntegrationWorkloads compiles every workload, records it for real,
-// and checks the raw capture, the trimmed capture and (once ctrace has an
-// analyze command) the model against the workload's own truth. With
-// -update it keeps the trimmed capture and the truth in testdata/captures.
+// and checks the raw capture, its extract (`ctrace extract --command
+// --redact-host`) and (once ctrace has an analyze command) the model
+// against the workload's own truth, and that the model of the workload is
+// the same in the extract. With -update it keeps the extract and the
+// truth in testdata/captures.
 func TestIntegrationWorkloads(t *testing.T) {
 	kerneltest.Lock(t)
 	names, err := Workloads(workloadDir)
@@ -69,13 +74,17 @@ func TestIntegrationWorkloads(t *testing.T) {
 				t.Fatalf("the capture's command is %d, the workload's top process %d", pid, root.PID)
 			}
 
-			trimmed := filepath.Join(bin, name+".trimmed.ctr")
-			if err := TrimToWorkload(rec.Capture, trimmed, root.PID); err != nil {
+			// The kept capture: the workload cut out with ctrace extract.
+			trimmed := filepath.Join(bin, name+".extract.ctr")
+			if err := ExtractWorkload(ctrace(t), rec.Capture, trimmed); err != nil {
 				t.Fatal(err)
 			}
 			checkRecording(t, trimmed, truth)
 			for _, e := range CheckWorkloadOnly(trimmed) {
-				t.Error("trimmed: " + e)
+				t.Error("extract: " + e)
+			}
+			for _, e := range CheckOnlyWorkload(trimmed) {
+				t.Error("extract: " + e)
 			}
 			if st, err := os.Stat(trimmed); err != nil {
 				t.Error(err)
@@ -84,8 +93,9 @@ func TestIntegrationWorkloads(t *testing.T) {
 			}
 
 			if noAnalyzer == "" {
-				compareWithAnalyzer(t, rec.Capture, truth)
-				compareWithAnalyzer(t, trimmed, truth)
+				full, _ := compareWithAnalyzer(t, rec.Capture, truth)
+				cut, _ := compareWithAnalyzer(t, trimmed, truth)
+				sameProcesses(t, full, cut)
 			}
 
 			if *update && !t.Failed() {
@@ -120,6 +130,70 @@ func sum(m map[string]int64) int64 {
 		n += v
 	}
 	return n
+}
+
+// sameProcesses checks that the analyzer shows the same processes, field
+// for field, for the recorded command's subtree in the recording and in its
+// extract, and nothing else in the extract (the recorder and the rest of the
+// machine are gone). Ids number the processes of each capture: they are
+// compared as positions in the list.
+func sameProcesses(t *testing.T, full, cut []byte) {
+	t.Helper()
+	type report struct {
+		Capture struct {
+			CommandPID *int `json:"command_pid"`
+		} `json:"capture"`
+		Processes []map[string]any `json:"processes"`
+	}
+	var f, c report
+	if err := json.Unmarshal(full, &f); err != nil || f.Capture.CommandPID == nil {
+		t.Errorf("the recording's report: %v (command pid %v)", err, f.Capture.CommandPID)
+		return
+	}
+	if err := json.Unmarshal(cut, &c); err != nil {
+		t.Error(err)
+		return
+	}
+	in := map[float64]bool{}
+	var sub []map[string]any
+	for _, p := range f.Processes {
+		par, _ := p["parent_id"].(float64)
+		if (p["pid"].(float64) == float64(*f.Capture.CommandPID) && len(in) == 0) || in[par] {
+			in[p["id"].(float64)] = true
+			sub = append(sub, p)
+		}
+	}
+	lines := func(ps []map[string]any) []string {
+		pos := map[float64]int{}
+		for i, p := range ps {
+			pos[p["id"].(float64)] = i
+		}
+		var out []string
+		for i, p := range ps {
+			q := maps.Clone(p)
+			q["id"] = i
+			if i == 0 {
+				// The command's parent, the recorder, has no frame of its
+				// own in a recording without snapshot: it is in the
+				// recording's model (from its threads' proc events), not in
+				// the extract's.
+				q["parent_id"] = "the recorder"
+			} else if par, ok := p["parent_id"].(float64); ok {
+				if j, ok := pos[par]; ok {
+					q["parent_id"] = j
+				} else {
+					q["parent_id"] = "outside"
+				}
+			}
+			b, _ := json.Marshal(q)
+			out = append(out, string(b))
+		}
+		return out
+	}
+	want, got := lines(sub), lines(c.Processes)
+	if !slices.Equal(want, got) {
+		t.Errorf("the extract's processes differ from the command's subtree in the recording:\n want %q\n got  %q", want, got)
+	}
 }
 
 // saveCapture keeps a trimmed capture and its truth in testdata/captures,

@@ -6,153 +6,113 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 
+	model "github.com/ctrace/ctrace/analyze"
+	"github.com/ctrace/ctrace/extract"
 	"github.com/ctrace/ctrace/format"
 	"github.com/ctrace/ctrace/replay"
 )
 
-// TestHostname is the hostname of every trimmed capture.
-const TestHostname = "ctrace-test"
+// TestHostname is the hostname of every workload capture kept in
+// testdata: `ctrace extract --redact-host` writes it.
+const TestHostname = extract.Redacted
 
-// TrimToWorkload rewrites the capture in as out, keeping only what belongs to
-// the workload of rootPID: the process rootPID and all its descendants (by
-// proc connector FORK events, audit ppid= links and audit clone results,
-// iterated to a fixpoint).
-//
-// Kept: every record of an audit serial one of whose records (the SYSCALL, or
-// a standalone record such as ANOM_ABEND) has its pid= or ppid= in the set;
-// proc connector events whose tgid (or, for fork and exit, parent tgid) is in
-// the set; all notes. Dropped: everything else, including the snapshot, audit
-// control replies and the proc connector's listen acknowledgement. Kept
-// records are copied byte for byte with their receive time and flags, in
-// their order.
-//
-// The header is copied with hostname TestHostname, boot_id and
-// kernel_version emptied, snapshot off, kind "extract", extracted_from the
-// input's base name and a selection line saying what was kept; recorder_pid
-// stays. The trailer is copied (its frame counts and segments describe the
-// new file); a capture without a trailer gives one without a trailer.
-// A damaged input is an error: test captures must be whole.
-func TrimToWorkload(in, out string, rootPID int) error {
-	if rootPID <= 0 {
-		return fmt.Errorf("groundtruth: trim %s: no root pid", in)
+// ExtractWorkload cuts the capture in down to the workload of its recorded
+// command, as the captures kept in testdata are: `ctrace extract --command
+// --redact-host -o out in`, run with the ctrace binary given. The extract
+// holds the command's process and its descendants (their audit events,
+// proc connector events and snapshot entries; the command's ancestors as
+// bare entries: nothing of the recorder, whose own events the rules leave
+// out), the recorder's notes; hostname TestHostname, no boot id or kernel
+// build string; the original's losses in its header.
+func ExtractWorkload(ctraceBin, in, out string) error {
+	cmd := exec.Command(ctraceBin, "extract", "--command", "--redact-host", "-o", out, in)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("groundtruth: ctrace extract --command %s: %v\n%s", in, err, b)
 	}
-	// Pass 1: the lineage, and the pids each audit serial names.
-	l := newLineage()
-	serialPIDs := map[uint64][]AuditRecord{}
-	err := eachRecord(in, func(h *format.Header, rec format.Record) error {
-		order := replay.ByteOrderOf(h.ByteOrder)
-		switch rec.Source {
-		case format.SourceProc:
-			if ev, err := replay.DecodeProc(rec.Data, order); err == nil {
-				l.addProc(ev)
-			}
-		case format.SourceAudit:
-			f, err := replay.DecodeAudit(rec.Data, order)
-			if err != nil || f.Kind != replay.AuditEvent {
-				return nil
-			}
-			r := AuditRecord{Type: f.Type, Fields: f.Fields()}
-			if f.Type == replay.TypeSyscall {
-				ev := AuditEvent{Records: []AuditRecord{r}}
-				sc, _ := ev.Syscall()
-				l.addRecord(r, &sc)
-			} else {
-				l.addRecord(r, nil)
-			}
-			if _, ok := r.Value("pid"); ok {
-				serialPIDs[f.Serial] = append(serialPIDs[f.Serial], pidOnly(r))
-			} else if _, ok := r.Value("ppid"); ok {
-				serialPIDs[f.Serial] = append(serialPIDs[f.Serial], pidOnly(r))
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("groundtruth: trim %s: %w", in, err)
-	}
-	set := l.set(rootPID)
-	keepSerial := map[uint64]bool{}
-	for s, recs := range serialPIDs {
-		for _, r := range recs {
-			if recordBelongs(r, set) {
-				keepSerial[s] = true
-			}
-		}
-	}
-
-	// Pass 2: copy what belongs.
-	r, err := format.Open(in)
-	if err != nil {
-		return fmt.Errorf("groundtruth: trim: %w", err)
-	}
-	defer r.Close()
-	h := *r.Header()
-	h.Hostname = TestHostname
-	h.BootID = ""
-	h.KernelVersion = ""
-	h.Snapshot = false
-	h.Kind = "extract"
-	h.ExtractedFrom = filepath.Base(in)
-	h.Selection = append(append([]string(nil), h.Selection...),
-		fmt.Sprintf("workload of pid %d: the process and its descendants (proc fork, audit ppid and clone links); audit events and proc events of those processes, notes; no snapshot", rootPID))
-	id := r.FileID()
-	var buf bytes.Buffer
-	w, err := format.NewWriter(&buf, h, format.WriterOptions{FileID: &id})
-	if err != nil {
-		return fmt.Errorf("groundtruth: trim: %w", err)
-	}
-	order := replay.ByteOrderOf(h.ByteOrder)
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("groundtruth: trim %s: %w", in, err)
-		}
-		keep := false
-		switch rec.Source {
-		case format.SourceNote:
-			keep = true
-		case format.SourceProc:
-			ev, err := replay.DecodeProc(rec.Data, order)
-			keep = err == nil && procBelongs(ev, set)
-		case format.SourceAudit:
-			f, err := replay.DecodeAudit(rec.Data, order)
-			keep = err == nil && f.Kind == replay.AuditEvent && keepSerial[f.Serial]
-		}
-		if keep {
-			if err := w.WriteRecord(rec.Source, rec.Flags, rec.Mono, rec.Data); err != nil {
-				return fmt.Errorf("groundtruth: trim: %w", err)
-			}
-		}
-	}
-	if p := r.Problems(); len(p) > 0 {
-		return fmt.Errorf("groundtruth: trim %s: damaged capture: %v", in, p[0])
-	}
-	if tr := r.Trailer(); tr != nil {
-		t := *tr
-		t.Segments, t.Frames = nil, nil
-		if err := w.Close(t); err != nil {
-			return fmt.Errorf("groundtruth: trim: %w", err)
-		}
-	} else if err := w.Flush(); err != nil {
-		return fmt.Errorf("groundtruth: trim: %w", err)
-	}
-	return os.WriteFile(out, buf.Bytes(), 0o644)
+	return nil
 }
 
-// pidOnly keeps the pid and ppid fields of a record.
-func pidOnly(r AuditRecord) AuditRecord {
-	var fs []replay.Field
-	for _, f := range r.Fields {
-		if f.Key == "pid" || f.Key == "ppid" {
-			fs = append(fs, f)
-		}
+// WorkloadSelection returns the extract selection that gives a kept
+// capture's workload: its recorded command (workload captures), else
+// every container it holds (the container captures of testdata/containers,
+// see their README): their processes and runtime processes.
+func WorkloadSelection(file string) (extract.Options, error) {
+	s, err := replay.Summarize(file, nil)
+	if err != nil {
+		return extract.Options{}, err
 	}
-	return AuditRecord{Type: r.Type, Fields: fs}
+	if s.CommandPID > 0 {
+		return extract.Options{Command: true}, nil
+	}
+	a, err := model.AnalyzeFile(file)
+	if err != nil {
+		return extract.Options{}, err
+	}
+	var o extract.Options
+	for _, c := range a.Containers {
+		o.Containers = append(o.Containers, c.ID)
+	}
+	if len(o.Containers) == 0 {
+		return o, fmt.Errorf("%s names no recorded command and holds no container: no workload", file)
+	}
+	return o, nil
+}
+
+// CheckOnlyWorkload checks a capture kept in testdata, whatever it was
+// recorded for: its header names no machine (hostname TestHostname or
+// "ctrace-test", internal/containertest's; no boot id or kernel build
+// string), it is undamaged, and extracting its workload (WorkloadSelection)
+// again keeps every record: nothing in it is outside the workload.
+func CheckOnlyWorkload(file string) []string {
+	var errs []string
+	r, err := format.Open(file)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	h := *r.Header()
+	r.Close()
+	if h.Hostname != TestHostname && h.Hostname != "ctrace-test" {
+		errs = append(errs, fmt.Sprintf("header hostname %q: cut it with extract --redact-host", h.Hostname))
+	}
+	if h.BootID != "" || h.KernelVersion != "" {
+		errs = append(errs, fmt.Sprintf("header keeps the host's boot_id %q / kernel_version %q", h.BootID, h.KernelVersion))
+	}
+	o, err := WorkloadSelection(file)
+	if err != nil {
+		return append(errs, err.Error())
+	}
+	dir, err := os.MkdirTemp("", "ctrace-hygiene")
+	if err != nil {
+		return append(errs, err.Error())
+	}
+	defer os.RemoveAll(dir)
+	again := filepath.Join(dir, filepath.Base(file))
+	res, err := extract.File(file, again, o)
+	if err != nil {
+		return append(errs, fmt.Sprintf("extracting the workload: %v", err))
+	}
+	for _, w := range res.Warnings {
+		errs = append(errs, w)
+	}
+	if err := SameRecords(file, again); err != nil {
+		errs = append(errs, fmt.Sprintf("records outside the workload (extract %s drops them): %v", strings.Join(selectionFlags(o), " "), err))
+	}
+	return errs
+}
+
+func selectionFlags(o extract.Options) []string {
+	var f []string
+	if o.Command {
+		f = append(f, "--command")
+	}
+	for _, c := range o.Containers {
+		f = append(f, "--container", c)
+	}
+	return f
 }
 
 // eachRecord calls fn for every record of a capture, in order.
@@ -224,12 +184,14 @@ func SameRecords(a, b string) error {
 	return errors.Join(errs...)
 }
 
-// CheckWorkloadOnly checks that a capture kept in testdata holds its workload
-// and nothing else of the machine it was recorded on: hostname TestHostname,
+// CheckWorkloadOnly checks that a workload capture kept in testdata holds its
+// workload and nothing else of the machine it was recorded on, with an oracle
+// that shares no code with extract or the analyzer: hostname TestHostname,
 // no boot id or kernel build string, no snapshot, no audit control frames,
 // every audit event naming (pid= or ppid=) a process of the workload and no
 // record naming another, every proc event about the workload. The workload
-// is computed from the capture itself, from its command pid.
+// is computed from the capture itself, from its command pid, by pid lineage
+// (proc connector forks, audit ppid= links and clone results).
 func CheckWorkloadOnly(file string) []string {
 	c, err := LoadCapture(file)
 	if err != nil {
