@@ -42,8 +42,9 @@ type auditEvent struct {
 	parsed bool
 	sc     *syscallRecord // nil: no SYSCALL record (a standalone event)
 	cwd    string         // the CWD record's cwd, "" when absent
-	paths  []pathItem     // PATH records, by item number
-	argv   []string       // from the EXECVE records; nil when absent
+	cwdSet bool
+	paths  []pathItem // PATH records, by item number
+	argv   []string   // from the EXECVE records; nil when absent
 	argvOK bool
 	title  []string // from PROCTITLE
 	// oflag is the OPENAT2 record's oflag (openat2's flags, which the
@@ -174,7 +175,7 @@ func (e *auditEvent) add(pt *auditPart) {
 		e.execve = append(e.execve, pt.execve)
 	case typeCwd:
 		if pt.ok {
-			e.cwd = pt.str
+			e.cwd, e.cwdSet = pt.str, true
 		}
 	case typePath:
 		e.paths = append(e.paths, pt.path)
@@ -191,6 +192,29 @@ func (e *auditEvent) add(pt *auditPart) {
 			e.abend = pt.abend
 		}
 	}
+}
+
+// merge adds a later fragment of the event: what add would have done with
+// its records.
+func (e *auditEvent) merge(f *auditEvent) {
+	if e.sc == nil {
+		e.sc = f.sc
+	}
+	e.execve = append(e.execve, f.execve...)
+	if f.cwdSet {
+		e.cwd, e.cwdSet = f.cwd, true
+	}
+	e.paths = append(e.paths, f.paths...)
+	if f.title != nil {
+		e.title = f.title
+	}
+	if f.hasOflag {
+		e.oflag, e.hasOflag = f.oflag, true
+	}
+	if f.abend != nil {
+		e.abend = f.abend
+	}
+	e.eoe = e.eoe || f.eoe
 }
 
 // finish completes the event once all its records are in: argv from the

@@ -366,7 +366,7 @@ func newBuilder(tl *timeline) *builder {
 //   - Exits: see finishProcess.
 //   - Files: see files.go.
 func Build(src RecordSource) (*Model, error) {
-	return build(src, readOptions{workers: Workers()})
+	return build(src, readOptions{workers: workers()})
 }
 
 // Model is the result of Build: the processes, sorted by start then pid,

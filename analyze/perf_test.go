@@ -346,6 +346,7 @@ type genSource struct {
 	procs     int
 	steps     int
 	exitEvery int
+	noProc    bool // no proc connector records (the header still says it was recorded)
 
 	step   int
 	serial int
@@ -368,6 +369,9 @@ func (g *genSource) Header() *format.Header { return &g.hdr }
 func (g *genSource) at(ms float64) int64 { return monoBase + int64(ms*1e6) }
 
 func (g *genSource) proc(ms float64, what uint32, words ...uint32) {
+	if g.noProc {
+		return
+	}
 	g.seq++
 	g.queue = append(g.queue, format.Record{Mono: g.at(ms) + 50e3, Source: format.SourceProc,
 		Data: procDatagram(what, 0, g.seq, g.at(ms), words...)})
@@ -546,6 +550,46 @@ func TestPerfMemoryGrowsWithProcesses(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A recording whose proc connector was unavailable has no proc records,
+// although its header says it was recorded: the timeline waits procWait
+// for one, then streams (and the model is the one of audit alone).
+func TestPerfProcUnavailable(t *testing.T) {
+	g := newGenSource(50, 60000, 0)
+	g.noProc = true
+	tl := readTimeline(g, readOptions{workers: 2})
+	n := 0
+	for it := tl.next(); it != nil; it = tl.next() {
+		n++
+	}
+	tl.close()
+	if tl.hasProc || n < 3*60000 {
+		t.Fatalf("hasProc %v, %d items", tl.hasProc, n)
+	}
+	if tl.stats.maxPending > n*2/3 {
+		t.Fatalf("%d of %d items held at once: the timeline did not stream", tl.stats.maxPending, n)
+	}
+	g = newGenSource(50, 60000, 0)
+	g.noProc = true
+	stream := jsonOf(t, mustBuild(t, g))
+	savedW, savedP := reorderWindow, maxPending
+	reorderWindow, maxPending = 1<<62, 1<<40
+	defer func() { reorderWindow, maxPending = savedW, savedP }()
+	g = newGenSource(50, 60000, 0)
+	g.noProc = true
+	if whole := jsonOf(t, mustBuild(t, g)); whole != stream {
+		t.Fatalf("streaming gives another model:\n%s", firstDiff(stream, whole))
+	}
+}
+
+func mustBuild(t testing.TB, src RecordSource) *Model {
+	t.Helper()
+	m, err := Build(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // ---- benchmarks ----

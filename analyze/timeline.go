@@ -125,7 +125,8 @@ type timedNote struct {
 
 // timeline puts a capture's items in order as they are read, and hands
 // them to the builder one at a time (next) with bounded memory: an item
-// waits in a heap only until no record still to come can sort before it.
+// waits in a queue (itemQueue) only until no record still to come can sort
+// before it.
 //
 // Items sort by their own time (see item), while records arrive in
 // capture order: an audit event is stamped at syscall entry and sent at
@@ -146,7 +147,9 @@ type timedNote struct {
 // groups are complete then. And whether the capture has proc connector
 // events (the builder's rules differ without them): when the header says
 // the proc connector was recorded, nothing is released before the first
-// proc record (the connector's acknowledgement comes first) or the end.
+// proc record (the connector's acknowledgement comes first), the end, or
+// procWait of capture time without any (the connector was unavailable).
+// Should proc records come after that, they are used from then on.
 //
 // Records are decompressed (format.Reader.SetConcurrency) and parsed
 // (parseBatch) on several goroutines, in batches, and consumed here in
@@ -168,14 +171,14 @@ type timeline struct {
 	eof bool
 
 	nrec    int64
-	pending itemHeap
+	pending itemQueue
 	slots   *[eventSlots]*auditEvent // audit events not released yet (findEvent)
 	events  map[evKey]*auditEvent
-	last    *auditEvent           // the event of the last audit record, if not released
-	snaps   map[int]*snapGroup    // snapshot groups not sealed yet
+	snaps   map[int]*snapGroup // snapshot groups not sealed yet
 
 	horizon    int64 // latest receive (or event) time seen
 	hasHorizon bool
+	start      int64 // the first horizon
 	snapUntil  int64 // no release before horizon passes this (snapshot)
 	procKnown  bool  // hasProc is decided
 
@@ -197,13 +200,20 @@ type evKey struct {
 
 // reorderWindow is how long after the horizon an item is held (see
 // timeline). Audit records arrive after their stamp by the duration of the
-// syscall plus the kernel's queueing: milliseconds, under a storm up to a
-// fraction of a second.
-var reorderWindow int64 = 5e9
+// syscall plus the kernel's queueing: in recordings of exec storms, at most
+// 40 ms after the proc connector's events (8 ms in auditd's log of one);
+// a syscall that blocks (an open of a FIFO) can take longer, a backlog
+// that is full as well.
+var reorderWindow int64 = 2e9
 
 // maxPending bounds the items held at once, whatever the times say: past
 // it the earliest is released.
-var maxPending = 1 << 21
+var maxPending = 1 << 20
+
+// procWait is how long after the first record the timeline waits for one
+// from the proc connector before it takes the capture for one without (see
+// timeline).
+const procWait = 30e9
 
 // readOptions say how to read a capture.
 type readOptions struct {
@@ -211,17 +221,26 @@ type readOptions struct {
 	sum     *replay.Summarizer // given every record, when set
 }
 
-// Workers is the number of goroutines that decompress and parse records:
-// the environment variable CTRACE_ANALYZE_WORKERS when set (1 reads on the
-// calling goroutine alone), else GOMAXPROCS. Reports do not depend on it.
-func Workers() int {
+// workers is the number of goroutines that parse records: the environment
+// variable CTRACE_ANALYZE_WORKERS when set (1 reads on the calling goroutine
+// alone), else GOMAXPROCS up to maxWorkers (the timeline itself is one
+// goroutine: more parsers would wait for it). Reports do not depend on it.
+func workers() int {
 	if v := os.Getenv("CTRACE_ANALYZE_WORKERS"); v != "" {
 		if n, err := strconv.Atoi(v); err == nil && n >= 1 {
 			return n
 		}
 	}
-	return runtime.GOMAXPROCS(0)
+	return min(runtime.GOMAXPROCS(0), maxWorkers)
 }
+
+// maxWorkers bounds the default number of parsing goroutines, and
+// maxDecoders the segments decompressed at once (decompression is a tenth
+// of the work; each decoder holds a window of up to 32 MiB).
+const (
+	maxWorkers  = 8
+	maxDecoders = 3
+)
 
 // readTimeline starts reading src; the builder takes the items with next,
 // then calls close.
@@ -264,13 +283,13 @@ func (tl *timeline) next() *item {
 			tl.add(&b.recs[i], &b.out[i])
 		}
 		tl.in.recycle(b)
-		tl.stats.maxPending = max(tl.stats.maxPending, len(tl.pending))
+		tl.stats.maxPending = max(tl.stats.maxPending, tl.pending.len())
 	}
 }
 
 // release pops the earliest item if it may go.
 func (tl *timeline) release() *item {
-	full := len(tl.pending) > maxPending
+	full := tl.pending.len() > maxPending
 	open := tl.eof || full || (tl.procKnown && tl.hasHorizon && tl.horizon-reorderWindow > tl.snapUntil)
 	if !open {
 		return nil
@@ -278,7 +297,7 @@ func (tl *timeline) release() *item {
 	if len(tl.snaps) > 0 {
 		tl.sealSnapshot()
 	}
-	if len(tl.pending) == 0 {
+	if tl.pending.len() == 0 {
 		return nil
 	}
 	it := tl.pending.min()
@@ -289,15 +308,12 @@ func (tl *timeline) release() *item {
 	tl.stats.released++
 	if ev := it.audit; ev != nil {
 		tl.removeEvent(ev)
-		if tl.last == ev {
-			tl.last = nil
-		}
 		ev.finish()
 	}
 	return it
 }
 
-// push adds an item to the heap; one that sorts before the release point is
+// push adds a pending item; one that sorts before the release point is
 // late (see timeline).
 func (tl *timeline) push(it *item) {
 	if tl.hasHorizon && it.kind != itemSnapshot {
@@ -311,8 +327,17 @@ func (tl *timeline) push(it *item) {
 
 // advance moves the horizon to t.
 func (tl *timeline) advance(t int64) {
+	if !tl.hasHorizon {
+		tl.start = t
+	}
 	if !tl.hasHorizon || t > tl.horizon {
 		tl.horizon, tl.hasHorizon = t, true
+	}
+	if !tl.procKnown && tl.horizon-tl.start > procWait {
+		// The proc connector was meant to be recorded but nothing came
+		// from it: it was not available (the recorder then records audit
+		// alone, with the header written already).
+		tl.procKnown = true
 	}
 }
 
@@ -361,6 +386,11 @@ func (tl *timeline) add(r *rawRecord, p *parsedRecord) {
 // (exit_group in older kernels, a capture cut short) are complete as well.
 // Records of the standalone types (standaloneType) are events of their own,
 // which the model does not read: they are left out.
+//
+// The workers have already put together each run of consecutive records of
+// one event (a fragment, see parseBatch): the first record of a run
+// brings it, the others have nothing more to add. A fragment of an event
+// that is pending already is merged into it, else it is the event.
 func (tl *timeline) addAudit(p *parsedRecord) {
 	if p.bad {
 		tl.auditUndecodable++
@@ -370,30 +400,20 @@ func (tl *timeline) addAudit(p *parsedRecord) {
 		return
 	}
 	tl.hasAudit = true
-	t := p.ms * 1e6
 	if !p.hasArrival {
-		tl.advance(t)
+		tl.advance(p.ms * 1e6)
 	}
-	if standaloneType(p.part.typ) {
+	f := p.frag
+	if f == nil {
+		return // standalone, or not the first record of its fragment
+	}
+	if ev := tl.findEvent(f.ev.ms, f.ev.serial); ev != nil {
+		ev.merge(&f.ev)
 		return
 	}
-	ev := tl.last // the record before was most often the same event's
-	if ev == nil || ev.ms != p.ms || ev.serial != p.serial {
-		ev = tl.findEvent(p.ms, p.serial)
-	}
-	if ev == nil {
-		ai := &auditItem{ev: auditEvent{ms: p.ms, serial: p.serial}}
-		ai.item = item{t: t, kind: itemAudit, k1: p.serial, ord: tl.nrec, audit: &ai.ev}
-		ev = &ai.ev
-		tl.addEvent(ev)
-		tl.push(&ai.item)
-	}
-	tl.last = ev
-	if p.part.typ == typeEOE {
-		ev.eoe = true
-		return
-	}
-	ev.add(&p.part)
+	f.item.ord = tl.nrec
+	tl.addEvent(&f.ev)
+	tl.push(&f.item)
 }
 
 // The pending audit events are found by stamp in a table indexed by the
@@ -503,24 +523,33 @@ func (tl *timeline) sealSnapshot() {
 const minInt64 = -1 << 63
 
 // itemHeap is a binary min-heap of items in timeline order. Entries carry
-// the item's time, which decides almost every comparison without a look at
-// the item itself.
+// the item's first sort keys, which decide almost every comparison without
+// a look at the item itself: its time, then its kind and k1 in one number
+// (audit events share milliseconds).
 type itemHeap []heapEntry
 
 type heapEntry struct {
 	t  int64
+	k  uint64 // kind<<62 | k1, k1 clamped: ordered as (kind, k1)
 	it *item
+}
+
+func entryOf(it *item) heapEntry {
+	return heapEntry{it.t, uint64(it.kind)<<62 | min(it.k1, 1<<62-1), it}
 }
 
 func (a heapEntry) less(b heapEntry) bool {
 	if a.t != b.t {
 		return a.t < b.t
 	}
+	if a.k != b.k {
+		return a.k < b.k
+	}
 	return compareItems(a.it, b.it) < 0
 }
 
 func (h *itemHeap) push(it *item) {
-	*h = append(*h, heapEntry{it.t, it})
+	*h = append(*h, entryOf(it))
 	s := *h
 	for i := len(s) - 1; i > 0; {
 		p := (i - 1) / 2
@@ -561,6 +590,79 @@ func (h *itemHeap) pop() *item {
 	return top
 }
 
+// itemQueue holds the pending items in timeline order. Each source's items
+// arrive almost in order (audit events by serial, proc connector events as
+// the kernel sends them): an item that sorts after the last one of its
+// source goes at the end of that source's run, a sorted queue; the others
+// go to a heap. The earliest item is the first of a run or the heap's top.
+type itemQueue struct {
+	runs [3]itemRun // by itemKind
+	heap itemHeap
+	n    int
+}
+
+// itemRun is a sorted queue of items.
+type itemRun struct {
+	items []heapEntry
+	head  int
+}
+
+func (q *itemQueue) len() int { return q.n }
+
+func (q *itemQueue) push(it *item) {
+	q.n++
+	e := entryOf(it)
+	r := &q.runs[it.kind]
+	if r.head == len(r.items) || !e.less(r.items[len(r.items)-1]) {
+		if r.head > 0 && r.head == len(r.items) {
+			r.items, r.head = r.items[:0], 0
+		}
+		r.items = append(r.items, e)
+		return
+	}
+	q.heap.push(it)
+}
+
+// first returns where the earliest item is: a run, or nil for the heap.
+func (q *itemQueue) first() *itemRun {
+	var best *itemRun
+	var e heapEntry
+	for i := range q.runs {
+		r := &q.runs[i]
+		if r.head < len(r.items) && (best == nil || r.items[r.head].less(e)) {
+			best, e = r, r.items[r.head]
+		}
+	}
+	if len(q.heap) > 0 && (best == nil || q.heap[0].less(e)) {
+		return nil
+	}
+	return best
+}
+
+// min is the earliest item; the queue must not be empty.
+func (q *itemQueue) min() *item {
+	if r := q.first(); r != nil {
+		return r.items[r.head].it
+	}
+	return q.heap.min()
+}
+
+func (q *itemQueue) pop() *item {
+	q.n--
+	r := q.first()
+	if r == nil {
+		return q.heap.pop()
+	}
+	it := r.items[r.head].it
+	r.items[r.head] = heapEntry{}
+	r.head++
+	if r.head >= 4096 && r.head*2 >= len(r.items) {
+		r.items = r.items[:copy(r.items, r.items[r.head:])]
+		r.head = 0
+	}
+	return it
+}
+
 // ---- reading and parsing records ----
 
 // rawRecord is a record copied out of the source, with what the reading
@@ -586,8 +688,7 @@ type parsedRecord struct {
 	event      bool // an event record (with the audit(...) header)
 	hasArrival bool
 	ms         int64
-	serial     uint64
-	part       auditPart
+	frag       *auditItem // the fragment this record begins (parseBatch)
 
 	proc *item // a proc connector event the model reads (ord set by the timeline)
 	snap *format.SnapshotProcess
@@ -790,17 +891,39 @@ func (s *recordStream) clockFor(seg int) format.ClockPair {
 	return c
 }
 
-// parseBatch decodes every record of a batch.
+// parseBatch decodes every record of a batch, and puts together the
+// fragments of audit events: each run of consecutive records with one
+// stamp (the kernel sends an event's records together; another CPU's may
+// come in between) becomes an event, which the record that begins the run
+// carries. Records are added to it in arrival order, as the timeline would
+// add them one by one (auditEvent.add), so that merging fragments in order
+// gives the same event.
 func parseBatch(b *batch, ps *partParser) {
+	var cur *auditItem
 	for i := range b.recs {
 		r := &b.recs[i]
-		parseRecord(r, b.arena[r.start:r.end], ps, &b.out[i])
+		p := &b.out[i]
+		pt := parseRecord(r, b.arena[r.start:r.end], ps, p)
+		if !p.event || standaloneType(pt.typ) {
+			continue
+		}
+		if cur == nil || cur.ev.ms != p.ms || cur.ev.serial != p.info.Serial {
+			cur = &auditItem{ev: auditEvent{ms: p.ms, serial: p.info.Serial}}
+			cur.item = item{t: p.ms * 1e6, kind: itemAudit, k1: p.info.Serial, audit: &cur.ev}
+			p.frag = cur
+		}
+		if pt.typ == typeEOE {
+			cur.ev.eoe = true
+			continue
+		}
+		cur.ev.add(&pt)
 	}
 }
 
 // parseRecord decodes one record: what the model reads, and what the
-// summary needs (replay.Summarizer.Info).
-func parseRecord(r *rawRecord, data []byte, ps *partParser, p *parsedRecord) {
+// summary needs (replay.Summarizer.Info); for an audit event record, the
+// part of its event it carries.
+func parseRecord(r *rawRecord, data []byte, ps *partParser, p *parsedRecord) (pt auditPart) {
 	*p = parsedRecord{}
 	switch r.src {
 	case format.SourceAudit:
@@ -812,13 +935,12 @@ func parseRecord(r *rawRecord, data []byte, ps *partParser, p *parsedRecord) {
 		if v.Kind != replay.AuditEvent {
 			return
 		}
-		p.event, p.ms, p.serial, p.hasArrival = true, v.TimeMS, v.Serial, r.arrival != 0
+		p.event, p.ms, p.hasArrival = true, v.TimeMS, r.arrival != 0
 		p.info.AuditEvent, p.info.Serial, p.info.TimeMS = true, v.Serial, v.TimeMS
 		if modelType(v.Type) {
-			p.part = parseAuditPart(v.Type, v.Body, ps)
-		} else {
-			p.part.typ = v.Type
+			return parseAuditPart(v.Type, v.Body, ps)
 		}
+		pt.typ = v.Type
 	case format.SourceProc:
 		ev, err := replay.DecodeProc(data, ps.order)
 		if err != nil {
@@ -848,6 +970,7 @@ func parseRecord(r *rawRecord, data []byte, ps *partParser, p *parsedRecord) {
 			p.info.Note = &n
 		}
 	}
+	return pt
 }
 
 // build reads src and replays it into the model (Build).
@@ -862,11 +985,11 @@ func build(src RecordSource, o readOptions) (*Model, error) {
 }
 
 // buildSummarized reads the capture of r once, decompressing and parsing
-// on Workers() goroutines: its model, and its summary (what
+// on workers() goroutines: its model, and its summary (what
 // replay.Summarize says of it).
 func buildSummarized(r *format.Reader) (*Model, *replay.Summary, error) {
-	w := Workers()
-	r.SetConcurrency(w)
+	w := workers()
+	r.SetConcurrency(min(w, maxDecoders))
 	sum := replay.NewSummarizer(r)
 	m, err := build(r, readOptions{workers: w, sum: sum})
 	if err != nil {

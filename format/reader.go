@@ -515,7 +515,8 @@ const (
 // SetConcurrency sets how many records frames are decompressed at once,
 // ahead of Next, on as many goroutines (n <= 1: none, the default). The
 // records, problems and truncation Next reports do not depend on it. Call
-// it before the first Next.
+// it before the first Next. The goroutines read the file with ReadAt
+// concurrently (as io.ReaderAt allows); Close stops them.
 func (r *Reader) SetConcurrency(n int) {
 	r.conc = n
 	if n > 1 && r.jobs == nil {
@@ -537,7 +538,7 @@ type segJob struct {
 	setupErr error
 	resetErr error
 
-	// Read's state, for the reader's goroutine.
+	// readFull's state, for the reader's goroutine.
 	cur   []byte
 	held  []byte // the chunk cur is in
 	ended bool

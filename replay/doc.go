@@ -18,8 +18,15 @@
 // records, split arguments (a1_len=, a1[0]=...) included, and
 // DecodeProctitle splits a PROCTITLE into its arguments.
 //
+// For speed, FieldScanner walks a body's fields without allocating (it is
+// what ParseFields is built on), and ViewAudit decodes a datagram's event
+// header in place.
+//
 // ProcSeqTracker and AuditSerialTracker estimate loss from the gaps in proc
 // connector sequence numbers (per CPU) and audit serials (out of order).
+// Summarize reads a capture for `ctrace info`; a Summarizer does the same
+// for a reader that reads the records anyway (extract, analyze), in one
+// pass: ObserveInfo takes what that reader decoded.
 //
 // The package is pure Go with no OS-specific imports: captures can be
 // analysed anywhere. Record type names come from go-libaudit's auparse
