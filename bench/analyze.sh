@@ -7,12 +7,15 @@
 #     temporary configuration and no plug-ins), once natively with `ctrace record -- storm`.
 #  2. Times, best of RUNS (3), on that same log: laurel (Debian's, process enrichment on:
 #     bench/analyze/laurel.toml), `ausearch -i` (for reference), `ctrace import`, and
-#     `ctrace analyze --format json` of the imported capture; and `ctrace analyze --format json`
-#     of the native recording. The analyzer also runs with one worker (CTRACE_ANALYZE_WORKERS=1),
-#     to show what the second core brings.
+#     `ctrace analyze` of the imported capture (text, and --format json); and `ctrace analyze` of
+#     the native recording (text and JSON). The analyzer also runs with one worker
+#     (CTRACE_ANALYZE_WORKERS=1), to show what the second core brings; the reports must be
+#     byte-identical.
+#     Each run starts once the machine is idle (other work on 2 cores skews a timing).
 #  3. Checks that every exec of the log is in each tool's output (processes in the tree vs execs
-#     in the log), and prints a table: wall time, MB/s of input (for the native capture, of raw
-#     frames), peak RSS (/usr/bin/time -v), execs found; then the issue's targets.
+#     in the log), runs the memory test (go test ./analyze -run TestPerfMemoryGrowsWithProcesses),
+#     and prints a table: wall time, MB/s of input (for the native capture, of raw frames), peak
+#     RSS (/usr/bin/time -v), execs found; then the issue's targets.
 #
 # Needs root, gcc, go, auditd (auditd, auditctl, ausearch), laurel and GNU time
 # (apt-get install auditd laurel time). The audit part holds the kernel test lock
@@ -22,7 +25,7 @@
 # Environment: SECS (storm length, default 8: about 25 MB of log), RUNS (3), WORK (directory for
 # the logs, captures and outputs; default a new one under /tmp, kept), REUSE=1 (use the log and
 # capture already in WORK instead of recording again), CTRACE (a ctrace binary to use instead of
-# building one).
+# building one), IDLE_WAIT (seconds to wait for an idle machine before each run, 120).
 set -u -o pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 HERE="$ROOT/bench/analyze"
@@ -210,6 +213,7 @@ sed -e "s#@DIR@#$WORK/laurel-out#" "$HERE/laurel.toml" >"$WORK/laurel.toml"
 PRE='rm -f "$WORK"/laurel-out/*' IN="$LOG" measure laurel "$LOG_BYTES" /dev/null laurel -c "$WORK/laurel.toml"
 measure "ausearch -i" "$LOG_BYTES" "$WORK/ausearch.out" ausearch -i -if "$LOG"
 measure "ctrace import" "$LOG_BYTES" /dev/null "$WORK/ctrace" import --force -o "$WORK/imported.ctr" "$LOG"
+measure "analyze (import)" "$LOG_BYTES" "$WORK/imported.txt" "$WORK/ctrace" analyze "$WORK/imported.ctr"
 measure "analyze --format json (import)" "$LOG_BYTES" "$WORK/imported.json" "$WORK/ctrace" analyze --format json "$WORK/imported.ctr"
 measure "analyze --format json (import), 1 worker" "$LOG_BYTES" "$WORK/imported.1.json" \
 	env CTRACE_ANALYZE_WORKERS=1 "$WORK/ctrace" analyze --format json "$WORK/imported.ctr"
@@ -250,6 +254,7 @@ row() { # name input found
 	row laurel "auditd log" "$C_LAUREL (events with EXECVE)"
 	row "ausearch -i" "auditd log" "$C_AUSEARCH (execve events)"
 	row "ctrace import" "auditd log" "-"
+	row "analyze (import)" "imported log" "(text report)"
 	row "analyze --format json (import)" "imported log" "$C_IMPORT"
 	row "analyze --format json (import), 1 worker" "imported log" "$C_IMPORT"
 	row "analyze (native)" "native capture (raw frames)" "$C_NATIVE"
