@@ -1,8 +1,13 @@
 package analyze
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/ctrace/ctrace/replay"
@@ -203,16 +208,77 @@ func (a *Analysis) writeJSON(w io.Writer, procs []*Process, containers []*Contai
 	if c.Truncated {
 		r.Capture.TruncatedAt = &c.TruncatedAt
 	}
-	for _, p := range procs {
-		r.Processes = append(r.Processes, jsonProcessOf(p))
-	}
 	for _, ctr := range containers {
 		r.Containers = append(r.Containers, jsonContainerOf(ctr))
 	}
-	enc := json.NewEncoder(w)
+	r.Processes = []jsonProcess{}
+	var wrapper bytes.Buffer
+	enc := json.NewEncoder(&wrapper)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(&r)
+	if err := enc.Encode(&r); err != nil {
+		return err
+	}
+	if len(procs) == 0 {
+		_, err := w.Write(wrapper.Bytes())
+		return err
+	}
+	// The processes, the bulk of the report, are encoded on every core and
+	// spliced into the wrapper at their place: the bytes are exactly those
+	// of encoding the whole report at once.
+	const empty = "\n  \"processes\": [],\n"
+	out := wrapper.Bytes()
+	at := bytes.Index(out, []byte(empty))
+	if at < 0 {
+		return errors.New("analyze: JSON report layout changed: processes not found")
+	}
+	parts, err := encodeProcesses(procs)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 256<<10)
+	bw.Write(out[:at])
+	bw.WriteString("\n  \"processes\": [\n")
+	for i, b := range parts {
+		bw.WriteString("    ")
+		bw.Write(b)
+		if i < len(parts)-1 {
+			bw.WriteString(",")
+		}
+		bw.WriteString("\n")
+	}
+	bw.WriteString("  ],\n")
+	bw.Write(out[at+len(empty):])
+	return bw.Flush()
+}
+
+// encodeProcesses renders each process as an element of the report's
+// processes array (indented for depth 2, without the leading indentation
+// and trailing newline), in parallel, in order.
+func encodeProcesses(procs []*Process) ([][]byte, error) {
+	parts := make([][]byte, len(procs))
+	errs := make([]error, len(procs))
+	workers := min(runtime.GOMAXPROCS(0), 8, len(procs))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var buf bytes.Buffer
+			enc := json.NewEncoder(&buf)
+			enc.SetIndent("    ", "  ")
+			enc.SetEscapeHTML(false)
+			for i := w; i < len(procs); i += workers {
+				buf.Reset()
+				jp := jsonProcessOf(procs[i])
+				if errs[i] = enc.Encode(&jp); errs[i] == nil {
+					parts[i] = bytes.Clone(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	return parts, errors.Join(errs...)
 }
 
 func jsonProcessOf(p *Process) jsonProcess {

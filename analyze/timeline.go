@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"os"
 	"runtime"
 	"slices"
@@ -499,9 +500,13 @@ func (tl *timeline) addSnapshot(r *rawRecord, sp *format.SnapshotProcess) {
 }
 
 // sealSnapshot makes an item of each snapshot group, at its start time; a
-// process whose start is unknown is put before everything else.
+// process whose start is unknown is put before everything else. (Groups
+// are pushed by pid: the queue then holds them in the same way whatever
+// the map's order.)
 func (tl *timeline) sealSnapshot() {
-	for _, g := range tl.snaps {
+	pids := slices.Sorted(maps.Keys(tl.snaps))
+	for _, pid := range pids {
+		g := tl.snaps[pid]
 		slices.SortFunc(g.tasks, func(a, b *format.SnapshotProcess) int {
 			if (a.TID == g.pid) != (b.TID == g.pid) {
 				if a.TID == g.pid {
