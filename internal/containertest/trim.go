@@ -14,6 +14,7 @@ import (
 
 	"github.com/ctrace/ctrace/analyze"
 	"github.com/ctrace/ctrace/format"
+	"github.com/ctrace/ctrace/internal/groundtruth"
 	"github.com/ctrace/ctrace/replay"
 )
 
@@ -56,7 +57,7 @@ func Trim(in, out string, keep map[int]bool, what string) error {
 	}
 	// Pass 1: the serials to keep.
 	keepSerial := map[uint64]bool{}
-	err = eachRecord(in, func(h *format.Header, rec format.Record) error {
+	err = groundtruth.EachRecord(in, func(h *format.Header, rec format.Record) error {
 		if rec.Source != format.SourceAudit {
 			return nil
 		}
@@ -98,7 +99,7 @@ func Trim(in, out string, keep map[int]bool, what string) error {
 	}
 	// Pass 2 decides the snapshot flag before the header is written.
 	snap := false
-	err = eachRecord(in, func(_ *format.Header, rec format.Record) error {
+	err = groundtruth.EachRecord(in, func(_ *format.Header, rec format.Record) error {
 		if rec.Source == format.SourceSnapshot && keepRec(rec) {
 			snap = true
 		}
@@ -171,32 +172,6 @@ func procKept(ev replay.ProcEvent, keep map[int]bool) bool {
 	return keep[int(ev.TGID)]
 }
 
-// eachRecord calls fn for every record of a capture, in order.
-func eachRecord(file string, fn func(*format.Header, format.Record) error) error {
-	r, err := format.Open(file)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	h := r.Header()
-	for {
-		rec, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		if err := fn(h, rec); err != nil {
-			return err
-		}
-	}
-	if p := r.Problems(); len(p) > 0 {
-		return fmt.Errorf("damaged capture: %v", p[0])
-	}
-	return nil
-}
-
 // CheckContainersOnly checks that a capture kept in testdata holds its
 // containers and nothing else of the machine it was recorded on: hostname
 // TestHostname, no boot id or kernel build string, and every audit event,
@@ -213,7 +188,7 @@ func CheckContainersOnly(file string) []string {
 		bad("no container found")
 	}
 	keep := KeepSet(a.Containers)
-	err = eachRecord(file, func(h *format.Header, rec format.Record) error {
+	err = groundtruth.EachRecord(file, func(h *format.Header, rec format.Record) error {
 		if h.Hostname != TestHostname {
 			return fmt.Errorf("header hostname %q, want %q", h.Hostname, TestHostname)
 		}

@@ -115,8 +115,9 @@ func selectionFlags(o extract.Options) []string {
 	return f
 }
 
-// eachRecord calls fn for every record of a capture, in order.
-func eachRecord(file string, fn func(*format.Header, format.Record) error) error {
+// EachRecord calls fn for every record of a capture, in order, and fails
+// on a damaged capture.
+func EachRecord(file string, fn func(*format.Header, format.Record) error) error {
 	r, err := format.Open(file)
 	if err != nil {
 		return err
@@ -152,7 +153,7 @@ func SameRecords(a, b string) error {
 	}
 	read := func(file string) ([]rec, error) {
 		var out []rec
-		err := eachRecord(file, func(_ *format.Header, r format.Record) error {
+		err := EachRecord(file, func(_ *format.Header, r format.Record) error {
 			out = append(out, rec{r.Source, r.Flags, r.Mono, bytes.Clone(r.Data)})
 			return nil
 		})
