@@ -130,52 +130,47 @@ func optName(a string) (name, value string, inline bool) {
 	return name, "", false
 }
 
-func parseOCIArgs(name string, args []string) *runtimeArgs {
-	r := &runtimeArgs{kind: rtOCI, name: name}
-	i := 0
-	// Global options, then the command.
+// scanOptions walks the options of args from i (up to "--" or the first
+// argument that is not an option), calling fn with each option's name and
+// value; valueOpts names the options whose value is the next argument. It
+// returns the index of the first argument after the options.
+func scanOptions(args []string, i int, valueOpts map[string]bool, fn func(name, value string)) int {
 	for ; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
-			i++
-			break
+			return i + 1
 		}
 		if !strings.HasPrefix(a, "-") || a == "-" {
-			break
+			return i
 		}
 		n, v, inline := optName(a)
-		if ociGlobalValueOpts[n] && !inline && i+1 < len(args) {
+		if valueOpts[n] && !inline && i+1 < len(args) {
 			i++
 			v = args[i]
 		}
+		fn(n, v)
+	}
+	return i
+}
+
+func parseOCIArgs(name string, args []string) *runtimeArgs {
+	r := &runtimeArgs{kind: rtOCI, name: name}
+	// Global options, then the command.
+	i := scanOptions(args, 0, ociGlobalValueOpts, func(n, v string) {
 		if n == "root" {
 			r.root = v
 		}
-	}
+	})
 	if i >= len(args) {
 		return r
 	}
 	r.command = args[i]
-	i++
 	// The command's options, then the id.
-	for ; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			i++
-			break
-		}
-		if !strings.HasPrefix(a, "-") || a == "-" {
-			break
-		}
-		n, v, inline := optName(a)
-		if ociCommandValueOpts[n] && !inline && i+1 < len(args) {
-			i++
-			v = args[i]
-		}
+	i = scanOptions(args, i+1, ociCommandValueOpts, func(n, v string) {
 		if n == "bundle" || n == "b" {
 			r.bundle = v
 		}
-	}
+	})
 	if i < len(args) && r.command != "init" && r.command != "list" && r.command != "spec" &&
 		r.command != "features" && r.command != "help" {
 		r.id = args[i]
