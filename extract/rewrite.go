@@ -113,7 +113,7 @@ func (r *redactor) spanEdits(typ uint16, spans []span, body, cwd string, edits *
 			continue
 		}
 		if typ == typeExecve {
-			if k, _, _ := argKey(sp.key); k != argNone {
+			if k, _, _ := replay.ParseArgKey(sp.key); k != replay.ArgNone {
 				continue // planned for the whole event
 			}
 		}
@@ -167,51 +167,6 @@ func (r *redactor) proctitle(v string) string {
 	return strings.Join(na, "\x00")
 }
 
-// argKeyKind classifies EXECVE keys: aN, aN[i], aN_len.
-type argKeyKind int
-
-const (
-	argNone argKeyKind = iota
-	argWhole
-	argPiece
-	argLen
-)
-
-// argKey parses aN, aN[i] and aN_len as replay does.
-func argKey(key string) (argKeyKind, int, int) {
-	rest, ok := strings.CutPrefix(key, "a")
-	if !ok {
-		return argNone, 0, 0
-	}
-	i := 0
-	for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
-		i++
-	}
-	n, ok := smallNumber(rest[:i])
-	if !ok {
-		return argNone, 0, 0
-	}
-	switch tail := rest[i:]; {
-	case tail == "":
-		return argWhole, n, -1
-	case tail == "_len":
-		return argLen, n, -1
-	case len(tail) > 2 && tail[0] == '[' && tail[len(tail)-1] == ']':
-		if p, ok := smallNumber(tail[1 : len(tail)-1]); ok {
-			return argPiece, n, p
-		}
-	}
-	return argNone, 0, 0
-}
-
-func smallNumber(s string) (int, bool) {
-	if s == "" || len(s) > 9 || (len(s) > 1 && s[0] == '0') {
-		return 0, false
-	}
-	n, err := strconv.Atoi(s)
-	return n, err == nil
-}
-
 // execveRecord is one EXECVE record of an event, for planExecve.
 type execveRecord struct {
 	pos  recPos
@@ -257,26 +212,26 @@ func (r *redactor) planExecve(recs []execveRecord) map[recPos][]edit {
 		spans := scanFields(rec.body, 0, false)
 		for i := range spans {
 			sp := &spans[i]
-			kind, n, piece := argKey(sp.key)
-			if kind == argNone || n > replay.MaxArgc {
+			kind, n, piece := replay.ParseArgKey(sp.key)
+			if kind == replay.ArgNone || n > replay.MaxArgc {
 				continue
 			}
 			a := get(n)
 			maxIndex = max(maxIndex, n)
 			ref := argRef{ri, sp}
 			switch kind {
-			case argWhole:
+			case replay.ArgWhole:
 				if a.whole == nil {
 					a.whole = &ref
 				}
-			case argPiece:
+			case replay.ArgPiece:
 				if a.pieces == nil {
 					a.pieces = map[int]argRef{}
 				}
 				if _, ok := a.pieces[piece]; !ok {
 					a.pieces[piece] = ref
 				}
-			case argLen:
+			case replay.ArgLen:
 				if a.length == nil {
 					a.length = &ref
 				}

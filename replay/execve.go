@@ -28,22 +28,23 @@ func (e *ArgError) Error() string {
 // maxReported bounds the problems ExecveArgs lists in its error.
 const maxReported = 16
 
-// argKeyKind classifies EXECVE keys.
-type argKeyKind int
+// ArgKeyKind classifies EXECVE keys.
+type ArgKeyKind int
 
 const (
-	argNone  argKeyKind = iota
-	argWhole            // aN
-	argPiece            // aN[i]
-	argLen              // aN_len
+	ArgNone  ArgKeyKind = iota
+	ArgWhole            // aN
+	ArgPiece            // aN[i]
+	ArgLen              // aN_len
 )
 
-// parseArgKey parses aN, aN[i] and aN_len. Numbers have no sign and no
-// leading zero.
-func parseArgKey(key string) (kind argKeyKind, n, piece int) {
+// ParseArgKey parses the key of an EXECVE argument field: aN (ArgWhole),
+// aN[i] (ArgPiece, piece i) and aN_len (ArgLen); anything else is ArgNone.
+// Numbers have no sign and no leading zero.
+func ParseArgKey(key string) (kind ArgKeyKind, n, piece int) {
 	rest, ok := strings.CutPrefix(key, "a")
 	if !ok {
-		return argNone, 0, 0
+		return ArgNone, 0, 0
 	}
 	i := 0
 	for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
@@ -51,19 +52,19 @@ func parseArgKey(key string) (kind argKeyKind, n, piece int) {
 	}
 	n, ok = smallNumber(rest[:i])
 	if !ok {
-		return argNone, 0, 0
+		return ArgNone, 0, 0
 	}
 	switch tail := rest[i:]; {
 	case tail == "":
-		return argWhole, n, -1
+		return ArgWhole, n, -1
 	case tail == "_len":
-		return argLen, n, -1
+		return ArgLen, n, -1
 	case len(tail) > 2 && tail[0] == '[' && tail[len(tail)-1] == ']':
 		if p, ok := smallNumber(tail[1 : len(tail)-1]); ok {
-			return argPiece, n, p
+			return ArgPiece, n, p
 		}
 	}
-	return argNone, 0, 0
+	return ArgNone, 0, 0
 }
 
 // smallNumber parses a decimal number below 1<<31 without sign or leading
@@ -136,21 +137,21 @@ func ExecveArgs(records [][]Field) ([]string, error) {
 				}
 				continue
 			}
-			kind, n, piece := parseArgKey(f.Key)
-			if kind == argNone {
+			kind, n, piece := ParseArgKey(f.Key)
+			if kind == ArgNone {
 				continue
 			}
 			a := get(n)
 			maxIndex = max(maxIndex, n)
 			switch kind {
-			case argWhole:
+			case ArgWhole:
 				if a.whole == nil {
 					fc := f
 					a.whole = &fc
 				} else if !sameField(*a.whole, f) {
 					a.conflicts = append(a.conflicts, "conflicting values")
 				}
-			case argPiece:
+			case ArgPiece:
 				if a.pieces == nil {
 					a.pieces = make(map[int]Field)
 				}
@@ -159,7 +160,7 @@ func ExecveArgs(records [][]Field) ([]string, error) {
 				} else if !sameField(old, f) {
 					a.conflicts = append(a.conflicts, fmt.Sprintf("conflicting values for piece %d", piece))
 				}
-			case argLen:
+			case ArgLen:
 				v, err := parseDigits(f.Value, 1<<62)
 				switch {
 				case err != nil:

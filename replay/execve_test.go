@@ -169,7 +169,7 @@ func TestExecveArgsCorpus(t *testing.T) {
 		}
 		for _, rec := range recs {
 			for _, fl := range rec {
-				if kind, n, _ := parseArgKey(fl.Key); kind == argWhole && !fl.Quoted {
+				if kind, n, _ := ParseArgKey(fl.Key); kind == ArgWhole && !fl.Quoted {
 					hexArgs++
 					if !needsHex(args[n]) {
 						t.Errorf("%s serial %d: a%d=%s decodes to %q, which the kernel would have quoted", k.file, k.serial, n, fl.Value, args[n])

@@ -268,10 +268,10 @@ func IsUntrustedString(recordType uint16, key string) bool {
 	if untrustedStrings[key] {
 		return true
 	}
-	switch kind, _, _ := parseArgKey(key); kind {
-	case argPiece:
+	switch kind, _, _ := ParseArgKey(key); kind {
+	case ArgPiece:
 		return true
-	case argWhole:
+	case ArgWhole:
 		return recordType == TypeExecve
 	}
 	return false
