@@ -437,6 +437,9 @@ type devino struct {
 	inode uint64
 }
 
+// String is "DEV:INODE", e.g. "fe:00:9978081".
+func (d devino) String() string { return d.dev + ":" + strconv.FormatUint(d.inode, 10) }
+
 func (p *pathItem) key() (devino, bool) {
 	return devino{p.dev, p.inode}, p.hasInode
 }

@@ -493,6 +493,9 @@ func firstNonEmpty(s ...string) string {
 // binds) are not followed.
 func (d *detector) hostPaths(c *Container) {
 	for _, p := range c.Processes {
+		if p.Root == "" && c.Rootfs != "" {
+			p.Root = c.Rootfs
+		}
 		from := 0
 		if e := d.b.ctr.get(p).rootEvent(); e != nil {
 			from = e.opSeq

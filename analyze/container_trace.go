@@ -160,6 +160,10 @@ func (b *builder) containerSyscall(p *Process, ev *auditEvent, t int64) {
 	case "setns":
 		if nstype := sc.a[1]; nstype == 0 || nstype&cloneNewNS != 0 {
 			b.ctr.of(p).addEvent(nsEvent{kind: enterSetns, t: t, flags: nstype, opSeq: b.opSeq})
+			// Another mount namespace: its root's host path is not known
+			// here (a container's rootfs, found later).
+			p.st.root = b.unknownRoot(p)
+			p.Root = ""
 		}
 	case "mount":
 		cp := b.ctr.get(p)
@@ -188,10 +192,28 @@ func (b *builder) containerSyscall(p *Process, ev *auditEvent, t int64) {
 		}
 		root := b.newRoot(p, ev)
 		b.ctr.of(p).addEvent(nsEvent{kind: kind, t: t, root: root, opSeq: b.opSeq})
+		prev := p.st.root
+		switch {
+		case root == "":
+			p.st.root, p.Root = b.unknownRoot(p), ""
+		case kind == enterChroot:
+			// In the same mount namespace: the host sees all of the
+			// process's paths under the new root.
+			p.st.root = rootInfo{ns: root, chroot: prev.chroot || !prev.changed()}
+			p.Root = root
+		default:
+			p.st.root, p.Root = rootInfo{ns: root}, root
+		}
 	}
 }
 
 func (cp *ctrProc) addEvent(e nsEvent) { cp.events = append(cp.events, e) }
+
+// idxHas reports whether the index knows inode k in p's root.
+func (b *builder) idxHas(p *Process, k devino) bool {
+	_, ok := b.idx.get(p.st.root, k)
+	return ok
+}
 
 // newRoot returns the host path of the new root directory of a pivot_root
 // or chroot: its first PATH item. The event's own CWD record cannot tell:
@@ -212,12 +234,12 @@ func (b *builder) newRoot(p *Process, ev *auditEvent) string {
 	switch {
 	case hasKey && cp != nil && cp.dirs[k] != "":
 		root = cp.dirs[k]
+	case hasKey && b.idxHas(p, k):
+		root, _ = b.idx.get(p.st.root, k)
 	case it.hasName && path.IsAbs(it.name):
 		root = path.Clean(it.name)
 	case it.hasName && path.IsAbs(p.Cwd):
 		root = path.Join(p.Cwd, it.name)
-	case hasKey && b.dirs[k] != "":
-		root = b.dirs[k]
 	}
 	if prev := cp.rootEvent(); prev != nil && root != "" {
 		if prev.root == "" {

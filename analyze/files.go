@@ -1,8 +1,9 @@
 package analyze
 
 import (
-	"path"
 	"slices"
+	"strconv"
+	"strings"
 )
 
 // Files written, per process (all threads together).
@@ -51,8 +52,13 @@ import (
 type openFile struct {
 	path     string // absolute, or "" when unknown
 	resolved bool
-	op       *FileOp // the operation that opened it; nil if not this process's
-	refs     int
+	// id is the inode the open's PATH item named (hasID); dir: it is a
+	// directory.
+	id    devino
+	hasID bool
+	dir   bool
+	op    *FileOp // the operation that opened it; nil if not this process's
+	refs  int
 }
 
 // fdSlot is one descriptor of a process.
@@ -67,7 +73,7 @@ func copyFDs(src map[int]*fdSlot) map[int]*fdSlot {
 	for fd, s := range src {
 		c := copies[s.of]
 		if c == nil {
-			c = &openFile{path: s.of.path, resolved: s.of.resolved}
+			c = &openFile{path: s.of.path, resolved: s.of.resolved, id: s.of.id, hasID: s.of.hasID, dir: s.of.dir}
 			copies[s.of] = c
 		}
 		c.refs++
@@ -144,64 +150,7 @@ func (b *builder) addOp(p *Process, op FileOp) *FileOp {
 	return ptr
 }
 
-// ---- path resolution ----
-
-// resolve returns the absolute clean path of a name given to a syscall,
-// relative to dirfd (atFDCWD: the working directory), with parent the
-// event's PARENT item for the name's directory (nil if none). ok is false
-// when the name stays relative (returned as given) or is empty.
-func (b *builder) resolve(p *Process, ev *auditEvent, name string, dirfd int, parent *pathItem) (string, bool) {
-	if name == "" {
-		return "", false
-	}
-	if name[0] == '/' {
-		return path.Clean(name), true
-	}
-	if dirfd == atFDCWD {
-		cwd := ev.cwd
-		if cwd == "" {
-			cwd = p.Cwd
-		}
-		if cwd != "" && cwd[0] == '/' {
-			return path.Join(cwd, name), true
-		}
-		return name, false
-	}
-	if s := p.st.fds[dirfd]; s != nil && s.of.resolved {
-		return path.Join(s.of.path, name), true
-	}
-	if parent != nil {
-		if k, ok := parent.key(); ok {
-			if d, ok := b.dirs[k]; ok {
-				return path.Join(d, path.Base(name)), true
-			}
-		}
-	}
-	return name, false
-}
-
-// learn remembers the paths of directory inodes: the PARENT item of a
-// resolved name is the directory of that path; an item that is a directory
-// is its own path.
-func (b *builder) learn(item *pathItem, abs string, parent *pathItem) {
-	if parent != nil {
-		if k, ok := parent.key(); ok {
-			b.dirs[k] = path.Dir(abs)
-		}
-	}
-	if item != nil && item.hasMode && item.mode&sIFMT == sIFDIR {
-		if k, ok := item.key(); ok {
-			b.dirs[k] = abs
-		}
-	}
-}
-
-// forget drops a removed directory's inode.
-func (b *builder) forget(item *pathItem, abs string) {
-	if k, ok := item.key(); ok && b.dirs[k] == abs {
-		delete(b.dirs, k)
-	}
-}
+// ---- path resolution (paths.go) ----
 
 // items of one event, by role.
 type eventItems struct {
@@ -240,16 +189,18 @@ func (e eventItems) first(types ...string) *pathItem {
 }
 
 // named resolves an item's name and learns from it. A nil item gives an
-// unresolved empty path.
-func (b *builder) named(p *Process, ev *auditEvent, it *pathItem, dirfd int, parent *pathItem) (string, bool) {
-	if it == nil {
-		return "", false
+// unresolved empty name.
+func (b *builder) named(p *Process, ev *auditEvent, it *pathItem, dirfd int, parent *pathItem, t int64) resolution {
+	if it == nil || !it.hasName {
+		return resolution{}
 	}
-	abs, ok := b.resolve(p, ev, it.name, dirfd, parent)
-	if ok {
-		b.learn(it, abs, parent)
+	r := b.resolveName(p, ev, it.name, dirfd, parent, it, t)
+	if r.ok {
+		b.learn(p, it, r.path, parent)
+	} else {
+		b.unlearn(p, it)
 	}
-	return abs, ok
+	return r
 }
 
 // ---- syscalls ----
@@ -270,17 +221,11 @@ func (b *builder) fileSyscall(p *Process, ev *auditEvent, t int64) {
 		b.open(p, ev, t, atFDCWD, oWronly|f.creat|f.trunc, true, items)
 	case scTruncate:
 		it := items.first("NORMAL", "CREATE", "UNKNOWN")
-		abs, ok := b.named(p, ev, it, atFDCWD, nil)
-		b.addPathOp(p, FileOp{Op: "truncate", Time: t}, abs, ok, it)
+		b.addPathOp(p, FileOp{Op: "truncate", Time: t}, b.named(p, ev, it, atFDCWD, nil, t))
 	case scFtruncate:
 		fd := sc.fd(0)
 		op := FileOp{Op: "truncate", Time: t, FD: fd, HasFD: true}
-		if s := p.st.fds[fd]; s != nil && s.of.resolved {
-			op.Path = s.of.path
-		} else {
-			op.Unresolved = true
-		}
-		b.addOp(p, op)
+		b.addPathOp(p, op, b.byFD(p, fd, nil, t))
 	case scRename, scRenameat:
 		oldDir, newDir := atFDCWD, atFDCWD
 		if sc.kind == scRenameat {
@@ -302,11 +247,11 @@ func (b *builder) fileSyscall(p *Process, ev *auditEvent, t int64) {
 		if it != nil && it.hasMode && it.mode&sIFMT == sIFDIR {
 			op = "rmdir"
 		}
-		abs, ok := b.named(p, ev, it, dirfd, items.parent(0))
-		if ok && it != nil {
-			b.forget(it, abs)
+		r := b.named(p, ev, it, dirfd, items.parent(0), t)
+		if r.ok {
+			b.forget(p, it, r.path)
 		}
-		b.addPathOp(p, FileOp{Op: op, Time: t}, abs, ok, it)
+		b.addPathOp(p, FileOp{Op: op, Time: t}, r)
 	case scMkdir, scMkdirat, scMknod, scMknodat:
 		dirfd := atFDCWD
 		if sc.kind == scMkdirat || sc.kind == scMknodat {
@@ -317,8 +262,7 @@ func (b *builder) fileSyscall(p *Process, ev *auditEvent, t int64) {
 			op = "mknod"
 		}
 		it := items.first("CREATE", "NORMAL")
-		abs, ok := b.named(p, ev, it, dirfd, items.parent(0))
-		b.addPathOp(p, FileOp{Op: op, Time: t}, abs, ok, it)
+		b.addPathOp(p, FileOp{Op: op, Time: t}, b.named(p, ev, it, dirfd, items.parent(0), t))
 	case scLink, scLinkat:
 		oldDir, newDir := atFDCWD, atFDCWD
 		if sc.kind == scLinkat {
@@ -326,35 +270,53 @@ func (b *builder) fileSyscall(p *Process, ev *auditEvent, t int64) {
 		}
 		old := items.first("NORMAL", "UNKNOWN")
 		nw := items.first("CREATE")
-		oldAbs, oldOK := b.named(p, ev, old, oldDir, nil)
-		abs, ok := b.named(p, ev, nw, newDir, items.parent(0))
-		op := FileOp{Op: "link", Time: t, Target: oldAbs}
-		if !oldOK && old != nil {
-			op.Target = old.name
+		// The existing file's item is not learnt from: a hard link's
+		// inode keeps the path it was first seen at.
+		var oldR resolution
+		if old != nil && old.hasName {
+			oldR = b.resolveName(p, ev, old.name, oldDir, nil, old, t)
 		}
-		b.addPathOp(p, op, abs, ok, nw)
+		r := b.named(p, ev, nw, newDir, items.parent(0), t)
+		op := FileOp{Op: "link", Time: t, Target: oldR.path}
+		b.addPathOp(p, op, r)
 	case scSymlink, scSymlinkat:
 		newDir := atFDCWD
 		if sc.kind == scSymlinkat {
 			newDir = sc.fd(1)
 		}
 		nw := items.first("CREATE")
-		abs, ok := b.named(p, ev, nw, newDir, items.parent(0))
+		r := b.named(p, ev, nw, newDir, items.parent(0), t)
 		op := FileOp{Op: "symlink", Time: t}
 		if target := items.first("UNKNOWN", "NORMAL"); target != nil {
 			op.Target = target.name // the link's contents, as given
 		}
-		b.addPathOp(p, op, abs, ok, nw)
+		b.addPathOp(p, op, r)
+	case scChmod, scFchmodat, scChown, scLchown, scFchownat:
+		dirfd, ai := atFDCWD, 1
+		if sc.kind == scFchmodat || sc.kind == scFchownat {
+			dirfd, ai = sc.fd(0), 2
+		}
+		it := items.first("NORMAL", "UNKNOWN")
+		r := b.named(p, ev, it, dirfd, nil, t)
+		if it != nil && !it.hasName && dirfd != atFDCWD {
+			r = b.byFD(p, dirfd, it, t) // AT_EMPTY_PATH: the descriptor itself
+		}
+		b.addPathOp(p, b.metaOp(sc, ai, t), r)
+	case scFchmod, scFchown:
+		fd := sc.fd(0)
+		op := b.metaOp(sc, 1, t)
+		op.FD, op.HasFD = fd, true
+		b.addPathOp(p, op, b.byFD(p, fd, items.first("NORMAL"), t))
+	case scMemfd:
+		// An anonymous file: its number no longer names what it did.
+		b.setFD(p, int(sc.exit), &openFile{}, sc.a[1]&mfdCloexec != 0, t, "reuse")
 	case scChdir:
 		it := items.first("NORMAL")
-		if abs, ok := b.named(p, ev, it, atFDCWD, nil); ok {
-			p.Cwd = abs
-			if k, ok := it.key(); ok {
-				b.dirs[k] = abs
-			}
+		if r := b.named(p, ev, it, atFDCWD, nil, t); r.ok {
+			p.Cwd = r.path
 		}
 	case scFchdir:
-		if s := p.st.fds[sc.fd(0)]; s != nil && s.of.resolved {
+		if s := p.st.fds[sc.fd(0)]; s != nil && s.of.resolved && s.of.dir {
 			p.Cwd = s.of.path
 		}
 	case scClose:
@@ -390,15 +352,79 @@ func (b *builder) fileSyscall(p *Process, ev *auditEvent, t int64) {
 	}
 }
 
-// addPathOp adds an operation on a path that may be unresolved (then the
-// name as given is kept, or "" without an item).
-func (b *builder) addPathOp(p *Process, op FileOp, abs string, ok bool, it *pathItem) *FileOp {
-	op.Path = abs
-	if !ok {
-		op.Unresolved = true
-		if it != nil {
-			op.Path = it.name
+// metaOp is the operation of a chmod or chown family syscall, whose mode or
+// owner arguments start at argument ai.
+func (b *builder) metaOp(sc *syscallRecord, ai int, t int64) FileOp {
+	switch sc.kind {
+	case scChmod, scFchmod, scFchmodat:
+		return FileOp{Op: "chmod", Time: t, Mode: uint32(sc.a[ai]) & 0o7777, HasMode: true}
+	}
+	op := FileOp{Op: "chown", Time: t, UID: -1, GID: -1}
+	// The 16-bit calls of i386 and arm (chown, lchown, fchown; the 32-bit
+	// ones are chown32...) leave an id unchanged with 0xffff.
+	small := (sc.arch.name == "i386" || sc.arch.name == "arm") && !strings.HasSuffix(sc.name, "32")
+	for i, dst := range []*int64{&op.UID, &op.GID} {
+		v := sc.a[ai+i]
+		switch {
+		case small && uint16(v) == 0xffff, !small && uint32(v) == 0xffffffff:
+		case small:
+			*dst = int64(uint16(v))
+		default:
+			*dst = int64(uint32(v))
 		}
+	}
+	return op
+}
+
+// byFD resolves the file behind a descriptor: the file its recorded open
+// named, when the event's item (if any) has the same identity. An item
+// that contradicts the descriptor's file shows the descriptor is stale;
+// the item's inode is then looked up in the index.
+func (b *builder) byFD(p *Process, fd int, it *pathItem, t int64) resolution {
+	un := resolution{dirFD: fd}
+	s := p.st.fds[fd]
+	var id devino
+	hasID := false
+	if it != nil {
+		id, hasID = it.key()
+	}
+	if s != nil && hasID && s.of.hasID && s.of.id != id {
+		b.closeFD(p, fd, t, "reuse")
+		s = nil
+	}
+	if s != nil && s.of.resolved {
+		return resolution{path: s.of.path, ok: true}
+	}
+	if hasID {
+		if q, ok := b.idx.get(p.st.root, id); ok {
+			return resolution{path: q, ok: true}
+		}
+	}
+	return un
+}
+
+// unknownRoot returns a root of its own for a process whose new root's
+// host path is not known.
+func (b *builder) unknownRoot(p *Process) rootInfo {
+	b.rootSeq++
+	return rootInfo{ns: "?" + strconv.Itoa(p.PID) + "." + strconv.Itoa(b.rootSeq)}
+}
+
+// addPathOp adds an operation on a path that may be unresolved (then the
+// name as given is kept, or "" without a name), and its host path when the
+// process's root is not the host's.
+func (b *builder) addPathOp(p *Process, op FileOp, r resolution) *FileOp {
+	op.Path = r.path
+	if !r.ok {
+		op.Unresolved = true
+		if r.hasDirFD && r.dirFD != atFDCWD {
+			op.DirFD, op.HasDirFD = r.dirFD, true
+		}
+		if r.hasDirID {
+			op.DirInode = r.dirID.String()
+		}
+	} else if hp := p.st.root.hostPath(op.Path); hp != "" {
+		op.HostPath = hp
 	}
 	return b.addOp(p, op)
 }
@@ -417,8 +443,18 @@ func (b *builder) open(p *Process, ev *auditEvent, t int64, dirfd int, flags uin
 	if created {
 		parent = items.parent(0)
 	}
-	abs, ok := b.named(p, ev, it, dirfd, parent)
-	of := &openFile{path: abs, resolved: ok}
+	r := b.named(p, ev, it, dirfd, parent, t)
+	if r.ok && it != nil {
+		// /proc/self/fd/N names the file behind descriptor N.
+		if q, ok := b.throughProcFD(p, r.path, it); ok {
+			r.path = q
+		}
+	}
+	of := &openFile{path: r.path, resolved: r.ok}
+	if it != nil {
+		of.id, of.hasID = it.key()
+		of.dir = it.hasMode && it.mode&sIFMT == sIFDIR
+	}
 	fd := int(ev.sc.exit)
 
 	var opName string
@@ -431,7 +467,7 @@ func (b *builder) open(p *Process, ev *auditEvent, t int64, dirfd int, flags uin
 		opName = "open_write"
 	}
 	cloexec := flagsKnown && flags&fs.cloexec != 0
-	if opName == "" {
+	if opName == "" || of.dir {
 		b.setFD(p, fd, of, cloexec, t, "reuse")
 		return
 	}
@@ -442,10 +478,10 @@ func (b *builder) open(p *Process, ev *auditEvent, t int64, dirfd int, flags uin
 	// Install the descriptor first: a reused number closes the old file at
 	// this time, before this open's operation exists.
 	b.setFD(p, fd, of, cloexec, t, "reuse")
-	of.op = b.addPathOp(p, op, abs, ok, it)
+	of.op = b.addPathOp(p, op, r)
 	if !created && flagsKnown && flags&fs.trunc != 0 {
 		if reg, known := it.isRegularOrNil(); reg || !known {
-			b.addPathOp(p, FileOp{Op: "truncate", Time: t}, abs, ok, it)
+			b.addPathOp(p, FileOp{Op: "truncate", Time: t}, r)
 		}
 	}
 }
@@ -479,25 +515,21 @@ func (b *builder) rename(p *Process, ev *auditEvent, t int64, oldDir, newDir int
 	if newParent == nil {
 		newParent = oldParent
 	}
-	oldAbs, oldOK := b.named(p, ev, old, oldDir, oldParent)
-	newAbs, newOK := b.named(p, ev, nw, newDir, newParent)
-	if oldOK && old != nil {
-		b.forget(old, oldAbs)
+	oldR := b.named(p, ev, old, oldDir, oldParent, t)
+	if oldR.ok {
+		b.forget(p, old, oldR.path)
 	}
-	if newOK && nw != nil && nw.hasMode && nw.mode&sIFMT == sIFDIR {
-		if k, ok := nw.key(); ok {
-			b.dirs[k] = newAbs
+	if victim != nil {
+		if k, ok := victim.key(); ok {
+			b.idx.drop(p.st.root, k, "")
 		}
 	}
-	from, to := oldAbs, newAbs
-	if !oldOK && old != nil {
-		from = old.name
+	newR := b.named(p, ev, nw, newDir, newParent, t)
+	if oldR.ok && newR.ok && nw != nil && nw.hasMode && nw.mode&sIFMT == sIFDIR {
+		b.idx.move(p.st.root, oldR.path, newR.path)
 	}
-	if !newOK && nw != nil {
-		to = nw.name
-	}
-	b.addPathOp(p, FileOp{Op: "rename_from", Time: t, To: to}, oldAbs, oldOK, old)
-	b.addPathOp(p, FileOp{Op: "rename_to", Time: t, From: from, Replaced: victim != nil}, newAbs, newOK, nw)
+	b.addPathOp(p, FileOp{Op: "rename_from", Time: t, To: newR.path}, oldR)
+	b.addPathOp(p, FileOp{Op: "rename_to", Time: t, From: oldR.path, Replaced: victim != nil}, newR)
 }
 
 // dup makes newfd refer to oldfd's file. An unknown oldfd gives newfd an

@@ -182,7 +182,8 @@ func TestRenameOverExisting(t *testing.T) {
 
 // Rule: relative names resolve against the working directory at that
 // moment: the event's CWD record (after a chdir, whether recorded or not),
-// else the cwd the process is known to have; "." and ".." are removed.
+// else (no CWD record) the path the index has for the PARENT item's
+// directory; "." and ".." are removed.
 func TestRelativePathAfterChdir(t *testing.T) {
 	c := fileCap(t)
 	c.event(1, 1, sys(nrOpenat, 3, atCWD, 0, 0o101).rec(), cwdRec("/w"),
@@ -192,8 +193,8 @@ func TestRelativePathAfterChdir(t *testing.T) {
 	c.event(2, 2, sys(nrChdir, 0).rec(), cwdRec("/w"), pathRec(0, "sub", 2, "040755", "NORMAL"))
 	c.event(3, 3, sys(nrOpenat, 4, atCWD, 0, 0o101).rec(), cwdRec("/w/sub"),
 		pathRec(0, "/w/sub", 2, "040755", "PARENT"), pathRec(1, "./x/../b", 61, "0100644", "CREATE"))
-	c.event(4, 4, sys(nrUnlink, 0).rec(), // no CWD record: the process's cwd
-		pathRec(0, "/w/sub", 2, "040755", "PARENT"), pathRec(1, "../a", 60, "0100644", "DELETE"))
+	c.event(4, 4, sys(nrUnlink, 0).rec(), // no CWD record: the PARENT's inode (/w)
+		pathRec(0, "..", 1, "040755", "PARENT"), pathRec(1, "../a", 60, "0100644", "DELETE"))
 	p := one(t, c.model(), 2000)
 	if got, want := ops(p), []string{"create /w/a", "create /w/sub/b", "unlink /w/a"}; !slices.Equal(got, want) {
 		t.Errorf("ops %q, want %q", got, want)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"runtime"
 	"sync"
@@ -75,6 +76,7 @@ type jsonProcess struct {
 	Exe          *string    `json:"exe"`
 	Argv         []string   `json:"argv"`
 	Cwd          *string    `json:"cwd"`
+	Root         string     `json:"root,omitempty"`
 	Execs        []jsonExec `json:"execs"`
 	Start        *string    `json:"start"`
 	FirstSeen    *string    `json:"first_seen"`
@@ -103,12 +105,17 @@ type jsonFile struct {
 	Operation  string  `json:"operation"`
 	Time       string  `json:"time"`
 	Unresolved bool    `json:"unresolved,omitempty"`
+	DirFD      *int    `json:"dir_fd,omitempty"`
+	DirInode   string  `json:"dir_inode,omitempty"`
 	FD         *int    `json:"fd,omitempty"`
 	*jsonOpenInfo
 	From     string `json:"from,omitempty"`
 	To       string `json:"to,omitempty"`
 	Target   string `json:"target,omitempty"`
 	Replaced bool   `json:"replaced,omitempty"`
+	Mode     string `json:"mode,omitempty"`
+	UID      *int64 `json:"uid,omitempty"`
+	GID      *int64 `json:"gid,omitempty"`
 }
 
 // jsonOpenInfo is present, flattened, exactly in open operations (create,
@@ -284,7 +291,7 @@ func encodeProcesses(procs []*Process) ([][]byte, error) {
 func jsonProcessOf(p *Process) jsonProcess {
 	j := jsonProcess{
 		ID: p.ID, PID: p.PID, PPID: optInt(p.PPID), Threads: p.Threads,
-		Comm: optString(p.Comm), Exe: optString(p.Exe), Argv: p.Argv, Cwd: optString(p.Cwd),
+		Comm: optString(p.Comm), Exe: optString(p.Exe), Argv: p.Argv, Cwd: optString(p.Cwd), Root: p.Root,
 		Execs: []jsonExec{}, Start: optTime(p.Start), End: optTime(p.End),
 		ExitCode: p.ExitCode, Signal: p.Signal, CoreDumped: p.CoreDumped, Container: p.Container,
 		PreExisting: p.PreExisting, Vanished: p.Vanished, KernelThread: p.KernelThread,
@@ -313,6 +320,22 @@ func jsonProcessOf(p *Process) jsonProcess {
 		if f.HasFD {
 			fd := f.FD
 			jf.FD = &fd
+		}
+		if f.HasDirFD {
+			fd := f.DirFD
+			jf.DirFD = &fd
+		}
+		jf.DirInode = f.DirInode
+		if f.HasMode {
+			jf.Mode = fmt.Sprintf("%04o", f.Mode)
+		}
+		if f.Op == "chown" {
+			if f.UID >= 0 {
+				jf.UID = &f.UID
+			}
+			if f.GID >= 0 {
+				jf.GID = &f.GID
+			}
 		}
 		if openOps[f.Op] {
 			jf.jsonOpenInfo = &jsonOpenInfo{Flags: optString(f.Flags), ClosedBy: optString(f.ClosedBy)}

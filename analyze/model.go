@@ -33,7 +33,11 @@ type Process struct {
 	Exe  string
 	Argv []string
 	// Cwd is the last working directory seen ("" when unknown).
-	Cwd   string
+	Cwd string
+	// Root is the host path of the process's root directory when it is not
+	// the host's: after a chroot or pivot_root (its own or inherited), when
+	// the directory is known. Its file operations then have a HostPath.
+	Root  string
 	Execs []Exec
 	// Start is the creation time: the proc connector's fork, the audit
 	// clone record (without the proc connector), or the snapshot's start
@@ -109,6 +113,17 @@ type FileOp struct {
 	Target   string
 	// Replaced: rename_to replaced an existing file.
 	Replaced bool
+	// Mode: the new permission bits of a chmod (HasMode). UID and GID: the
+	// new owner of a chown, -1 for unchanged.
+	Mode     uint32
+	HasMode  bool
+	UID, GID int64
+	// For an Unresolved name relative to a directory descriptor: the
+	// descriptor (HasDirFD), and the directory's identity ("DEV:INODE")
+	// when the record gave it.
+	DirFD    int
+	HasDirFD bool
+	DirInode string
 	// HostPath is the file's path on the host, for an operation of a
 	// container process: Path under the container's rootfs when the
 	// operation was made inside the container and the rootfs is known;
@@ -126,6 +141,7 @@ type FileOp struct {
 var writingOps = map[string]bool{
 	"create": true, "open_write": true, "truncate": true, "rename_to": true,
 	"unlink": true, "link": true, "symlink": true, "mknod": true,
+	"chmod": true, "chown": true,
 }
 
 // createdBy says how a process's creation was learnt.
@@ -182,6 +198,7 @@ type procState struct {
 	abendSig   int
 	snapStart  int64
 	kernelCand bool
+	root       rootInfo // the root directory, for paths and the index (paths.go)
 	ops        []*FileOp
 }
 
@@ -317,8 +334,9 @@ type builder struct {
 	// creators are the audit clone records not yet matched with their
 	// child, by the returned pid.
 	creators map[int]*cloneRecord
-	// dirs maps directory inodes to the absolute paths they were seen at.
-	dirs map[devino]string
+	// idx maps inodes to the paths they were seen at (paths.go).
+	idx     *pathIndex
+	rootSeq int
 
 	// flushing: held events are being replayed at the end; a pid without a
 	// process gets one now rather than waiting for a fork.
@@ -338,7 +356,7 @@ func newBuilder(tl *timeline) *builder {
 		cur:      make(map[int]*Process),
 		held:     make(map[int][]*item),
 		creators: make(map[int]*cloneRecord),
-		dirs:     make(map[devino]string),
+		idx:      newPathIndex(),
 	}
 }
 
@@ -444,7 +462,8 @@ func (b *builder) flushHeld() {
 
 func (b *builder) newProcess(pid int, t int64) *Process {
 	p := &Process{PID: pid, FirstSeen: t,
-		st: &procState{tasks: map[int]*task{}, fds: map[int]*fdSlot{}, auditAlone: !b.tl.hasProc}}
+		st: &procState{tasks: map[int]*task{}, fds: map[int]*fdSlot{}, auditAlone: !b.tl.hasProc,
+			root: rootInfo{ns: hostRoot}}}
 	p.st.tasks[pid] = &task{tid: pid}
 	return p
 }
@@ -481,6 +500,8 @@ func (b *builder) inherit(child, parent *Process) {
 	child.st.argvSet = parent.st.argvSet
 	child.Comm = parent.Comm
 	child.Cwd = parent.Cwd
+	child.Root = parent.Root
+	child.st.root = parent.st.root
 	child.st.fds = copyFDs(parent.st.fds)
 	child.st.kernelCand = parent.KernelThread || parent.st.kernelCand
 }
@@ -517,6 +538,11 @@ func (b *builder) applySnapshot(it *item) {
 		}
 	}
 	b.ctr.snapshot(p, lead)
+	if parseCgroups(lead.Cgroup) != nil {
+		// A container's process: its paths are the container's, whose
+		// root's host path the snapshot cannot tell.
+		p.st.root = b.unknownRoot(p)
+	}
 	if par := b.cur[p.PPID]; par != nil && !par.finishedForAudit() {
 		p.st.parentRef = par
 	}

@@ -22,14 +22,15 @@ type archInfo struct {
 // architectures use the asm-generic values; alpha, mips, parisc and sparc
 // have their own.
 type openFlagSet struct {
-	creat, excl, trunc, append, cloexec uint64
+	creat, excl, trunc, append, cloexec, directory uint64
 }
 
 var (
-	genericOpenFlags = &openFlagSet{creat: 0o100, excl: 0o200, trunc: 0o1000, append: 0o2000, cloexec: 0o2000000}
-	mipsOpenFlags    = &openFlagSet{creat: 0x100, excl: 0x400, trunc: 0x200, append: 0x8, cloexec: 0o2000000}
-	pariscOpenFlags  = &openFlagSet{creat: 0o400, excl: 0o2000, trunc: 0o1000, append: 0o10, cloexec: 0o10000000}
-	sparcOpenFlags   = &openFlagSet{creat: 0x200, excl: 0x800, trunc: 0x400, append: 0x8, cloexec: 0x400000}
+	genericOpenFlags = &openFlagSet{creat: 0o100, excl: 0o200, trunc: 0o1000, append: 0o2000, cloexec: 0o2000000, directory: 0o200000}
+	armOpenFlags     = &openFlagSet{creat: 0o100, excl: 0o200, trunc: 0o1000, append: 0o2000, cloexec: 0o2000000, directory: 0o40000}
+	mipsOpenFlags    = &openFlagSet{creat: 0x100, excl: 0x400, trunc: 0x200, append: 0x8, cloexec: 0o2000000, directory: 0o200000}
+	pariscOpenFlags  = &openFlagSet{creat: 0o400, excl: 0o2000, trunc: 0o1000, append: 0o10, cloexec: 0o10000000, directory: 0o10000}
+	sparcOpenFlags   = &openFlagSet{creat: 0x200, excl: 0x800, trunc: 0x400, append: 0x8, cloexec: 0x400000, directory: 0x10000}
 )
 
 // The access mode is the same everywhere.
@@ -47,6 +48,8 @@ func openFlagsOf(arch string) *openFlagSet {
 		return pariscOpenFlags
 	case strings.HasPrefix(arch, "sparc"):
 		return sparcOpenFlags
+	case strings.HasPrefix(arch, "arm"), strings.HasPrefix(arch, "aarch64"):
+		return armOpenFlags
 	}
 	return genericOpenFlags
 }
@@ -86,7 +89,8 @@ func (f *openFlagSet) writeIntent(flags uint64) bool {
 }
 
 // format renders open flags symbolically: the access mode, then O_CREAT,
-// O_EXCL, O_TRUNC, O_APPEND and O_CLOEXEC, then any other bits in hex.
+// O_EXCL, O_TRUNC, O_APPEND, O_CLOEXEC and O_DIRECTORY, then any other
+// bits in hex.
 func (f *openFlagSet) format(flags uint64) string {
 	var parts []string
 	switch flags & oAccMode {
@@ -103,7 +107,7 @@ func (f *openFlagSet) format(flags uint64) string {
 	for _, b := range []struct {
 		bit  uint64
 		name string
-	}{{f.creat, "O_CREAT"}, {f.excl, "O_EXCL"}, {f.trunc, "O_TRUNC"}, {f.append, "O_APPEND"}, {f.cloexec, "O_CLOEXEC"}} {
+	}{{f.creat, "O_CREAT"}, {f.excl, "O_EXCL"}, {f.trunc, "O_TRUNC"}, {f.append, "O_APPEND"}, {f.cloexec, "O_CLOEXEC"}, {f.directory, "O_DIRECTORY"}} {
 		if rest&b.bit != 0 {
 			parts = append(parts, b.name)
 			rest &^= b.bit
@@ -128,6 +132,7 @@ const (
 	fDupFDCloexec     = 1030    // fcntl F_DUPFD_CLOEXEC
 	fdCloexec         = 1       // FD_CLOEXEC
 	closeRangeCloexec = 1 << 2  // close_range CLOSE_RANGE_CLOEXEC
+	mfdCloexec        = 1       // memfd_create MFD_CLOEXEC
 	sigKill           = 9
 )
 
@@ -169,6 +174,14 @@ const (
 	scDup2                   // dup2(fd, newfd)
 	scDup3                   // dup3(fd, newfd, flags)
 	scFcntl                  // fcntl(fd, cmd, arg), fcntl64
+	scChmod                  // chmod(path, mode)
+	scFchmod                 // fchmod(fd, mode)
+	scFchmodat               // fchmodat(dirfd, path, mode), fchmodat2
+	scChown                  // chown(path, uid, gid), chown32
+	scLchown                 // lchown(path, uid, gid), lchown32
+	scFchown                 // fchown(fd, uid, gid), fchown32
+	scFchownat               // fchownat(dirfd, path, uid, gid, flags)
+	scMemfd                  // memfd_create(name, flags)
 )
 
 var syscallKinds = map[string]syscallKind{
@@ -188,6 +201,10 @@ var syscallKinds = map[string]syscallKind{
 	"close": scClose, "close_range": scCloseRange,
 	"dup": scDup, "dup2": scDup2, "dup3": scDup3,
 	"fcntl": scFcntl, "fcntl64": scFcntl,
+	"chmod": scChmod, "fchmod": scFchmod, "fchmodat": scFchmodat, "fchmodat2": scFchmodat,
+	"chown": scChown, "chown32": scChown, "lchown": scLchown, "lchown32": scLchown,
+	"fchown": scFchown, "fchown32": scFchown, "fchownat": scFchownat,
+	"memfd_create": scMemfd,
 }
 
 // signalNames names the common signals (the same numbers on x86, arm and

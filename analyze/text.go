@@ -273,6 +273,9 @@ func processLine(p *Process, extra ...string) string {
 	if n := len(p.Execs); n > 1 {
 		flags = append(flags, fmt.Sprintf("%d execs", n))
 	}
+	if p.Root != "" && p.Container == nil {
+		flags = append(flags, "root "+p.Root)
+	}
 	flags = append(flags, extra...)
 	if len(flags) > 0 {
 		b.WriteString("  [" + strings.Join(flags, ", ") + "]")
@@ -362,11 +365,13 @@ func fileLines(p *Process) []string {
 		key := f.Path
 		switch {
 		case f.Path == "":
-			key = fmt.Sprintf("fd %d (unknown file)", f.FD)
+			key = fmt.Sprintf("fd %d (unresolved: the descriptor's file is not known)", f.FD)
 		case f.Unresolved:
-			key = f.Path + " (unresolved: relative to an unknown directory)"
+			key = f.Path + " (" + unresolvedNote(&f) + ")"
 		case f.HostView:
 			key = f.Path + " (host path, before entering)"
+		case f.HostPath != "" && f.HostPath != f.Path && p.Container == nil:
+			key = f.Path + " (host " + f.HostPath + ")"
 		}
 		e := byPath[key]
 		if e == nil {
@@ -388,6 +393,10 @@ func fileLines(p *Process) []string {
 			op += " (to " + f.Target + ")"
 		case openOps[f.Op] && f.ClosedBy == "":
 			op += " (open at the end)"
+		case f.Op == "chmod" && f.HasMode:
+			op += fmt.Sprintf(" %04o", f.Mode)
+		case f.Op == "chown":
+			op += " " + idText(f.UID) + ":" + idText(f.GID)
 		}
 		if n := len(e.ops); n == 0 || e.ops[n-1] != op {
 			e.ops = append(e.ops, op)
@@ -398,6 +407,30 @@ func fileLines(p *Process) []string {
 		lines[i] = "  " + e.path + ": " + strings.Join(e.ops, ", ")
 	}
 	return lines
+}
+
+// unresolvedNote says what is known of the directory of a name that could
+// not be resolved.
+func unresolvedNote(f *FileOp) string {
+	var where string
+	switch {
+	case f.HasDirFD:
+		where = fmt.Sprintf("relative to descriptor %d", f.DirFD)
+	default:
+		where = "relative to the working directory"
+	}
+	if f.DirInode != "" {
+		return "unresolved: " + where + ", directory inode " + f.DirInode + " not seen by path"
+	}
+	return "unresolved: " + where + ", directory unknown"
+}
+
+// idText shows a chown id, "-" when unchanged.
+func idText(id int64) string {
+	if id < 0 {
+		return "-"
+	}
+	return fmt.Sprint(id)
 }
 
 // formatDuration prints a duration to microseconds below a second and to

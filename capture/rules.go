@@ -57,13 +57,30 @@ var ruleDefaultSyscalls = []string{
 	"truncate", "ftruncate", "truncate64", "ftruncate64",
 	"link", "linkat", "symlink", "symlinkat",
 	"mknod", "mknodat",
+	"mkdir", "mkdirat", "rmdir",
+	// metadata: a file made executable, or given to another owner
+	"chmod", "fchmod", "fchmodat", "fchmodat2",
+	"chown", "fchown", "fchownat", "lchown", "chown32", "fchown32", "lchown32",
+	// descriptors: so that a number in the analyzer's descriptor table is
+	// never silently taken by another file (see ruleFilteredSyscalls)
+	"dup", "dup2", "dup3", "memfd_create",
 }
 
-// ruleFlaggedOpens are the open calls audited only when their flags argument
-// asks for write access: syscall name and the argument holding the flags.
-var ruleFlaggedOpens = []struct{ syscall, arg string }{
-	{"open", "a1"},
-	{"openat", "a2"},
+// ruleFilteredSyscalls are audited only when a filter matches: the open
+// calls that may change the file system (the flags ask for write access) or
+// that open a directory (whatever the flags: names relative to a directory
+// descriptor are resolved through the directory's open), and the fcntl
+// commands that duplicate a descriptor (F_DUPFD, F_DUPFD_CLOEXEC). Syscalls
+// with the same filter share a rule.
+var ruleFilteredSyscalls = []struct {
+	syscalls []string
+	filter   string
+}{
+	{[]string{"open"}, "-F a1&" + ruleOpenWriteFlags},
+	{[]string{"openat"}, "-F a2&" + ruleOpenWriteFlags},
+	{[]string{"open", "openat"}, "-F filetype=dir"},
+	{[]string{"fcntl", "fcntl64"}, "-F a1=0"},
+	{[]string{"fcntl", "fcntl64"}, "-F a1=1030"},
 }
 
 // DefaultRules returns ctrace's default audit rules as auditctl-style lines,
@@ -95,9 +112,15 @@ func ruleDefaultsFor(arches []ruleArch, selfPID int) []string {
 		if len(plain) > 0 {
 			lines = append(lines, fmt.Sprintf("%s -S %s %s", head, strings.Join(plain, ","), tail))
 		}
-		for _, o := range ruleFlaggedOpens {
-			if known[o.syscall] {
-				lines = append(lines, fmt.Sprintf("%s -S %s -F %s&%s %s", head, o.syscall, o.arg, ruleOpenWriteFlags, tail))
+		for _, f := range ruleFilteredSyscalls {
+			var names []string
+			for _, s := range f.syscalls {
+				if known[s] {
+					names = append(names, s)
+				}
+			}
+			if len(names) > 0 {
+				lines = append(lines, fmt.Sprintf("%s -S %s %s %s", head, strings.Join(names, ","), f.filter, tail))
 			}
 		}
 	}

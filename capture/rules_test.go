@@ -85,16 +85,18 @@ func TestRulesDefaultAmd64(t *testing.T) {
 		}
 	}
 	// One unfiltered rule plus open and openat with the write-intent
-	// filter, per ABI.
-	if len(b64) != 3 || len(b32) != 3 || len(lines) != 6 {
-		t.Fatalf("want 3 native + 3 compat rules, got:\n%s", strings.Join(lines, "\n"))
+	// filter, the directory opens and the two duplicating fcntl commands,
+	// per ABI.
+	if len(b64) != 6 || len(b32) != 6 || len(lines) != 12 {
+		t.Fatalf("want 6 native + 6 compat rules, got:\n%s", strings.Join(lines, "\n"))
 	}
 	for _, set := range [][]string{b64, b32} {
 		plain := ruleSyscalls(t, set[0])
 		for _, s := range []string{"clone", "clone3", "fork", "vfork", "execve", "execveat", "exit", "exit_group",
 			"pivot_root", "chroot", "setns", "unshare", "mount", "openat2", "creat", "rename", "renameat",
 			"renameat2", "unlink", "unlinkat", "truncate", "ftruncate", "link", "linkat", "symlink",
-			"symlinkat", "mknod", "mknodat"} {
+			"symlinkat", "mknod", "mknodat", "mkdir", "mkdirat", "rmdir", "chmod", "fchmod", "fchmodat",
+			"chown", "fchown", "fchownat", "lchown", "dup", "dup2", "dup3", "memfd_create"} {
 			if !slices.Contains(plain, s) {
 				t.Errorf("%s missing from %q", s, set[0])
 			}
@@ -108,11 +110,18 @@ func TestRulesDefaultAmd64(t *testing.T) {
 		if !strings.Contains(set[2], "-S openat -F a2&0x643 ") {
 			t.Errorf("want openat filtered on a2&0x643: %q", set[2])
 		}
+		if !strings.Contains(set[3], "-S open,openat -F filetype=dir ") {
+			t.Errorf("want every open of a directory: %q", set[3])
+		}
+		if !strings.Contains(set[4], " -F a1=0 ") || !strings.Contains(set[5], " -F a1=1030 ") ||
+			!slices.Contains(ruleSyscalls(t, set[4]), "fcntl") {
+			t.Errorf("want fcntl F_DUPFD and F_DUPFD_CLOEXEC: %q, %q", set[4], set[5])
+		}
 	}
 	if slices.Contains(ruleSyscalls(t, b64[0]), "truncate64") {
 		t.Errorf("truncate64 does not exist on x86_64: %q", b64[0])
 	}
-	for _, s := range []string{"truncate64", "ftruncate64"} {
+	for _, s := range []string{"truncate64", "ftruncate64", "chown32", "fchown32", "lchown32"} {
 		if !slices.Contains(ruleSyscalls(t, b32[0]), s) {
 			t.Errorf("%s missing from the i386 rule %q", s, b32[0])
 		}
@@ -123,8 +132,8 @@ func TestRulesDefaultAmd64(t *testing.T) {
 // arch to go-libaudit), but their text can be checked anywhere.
 func TestRulesDefaultArm64Text(t *testing.T) {
 	lines := ruleDefaultsFor(ruleArches["arm64"], 7)
-	if len(lines) != 5 {
-		t.Fatalf("want aarch64: plain + openat, arm: plain + open + openat; got:\n%s", strings.Join(lines, "\n"))
+	if len(lines) != 11 {
+		t.Fatalf("want aarch64: plain + openat + directory openat + 2 fcntl, arm: plain + open + openat + directory opens + 2 fcntl; got:\n%s", strings.Join(lines, "\n"))
 	}
 	native := ruleSyscalls(t, lines[0])
 	for _, s := range []string{"fork", "vfork", "open", "creat", "rename", "unlink", "link", "symlink", "mknod", "truncate64"} {
@@ -140,9 +149,16 @@ func TestRulesDefaultArm64Text(t *testing.T) {
 	if want := "-a always,exit -F arch=b64 -S openat -F a2&0x643 -F pid!=7 -k ctrace"; lines[1] != want {
 		t.Errorf("aarch64 openat rule = %q, want %q", lines[1], want)
 	}
-	if !slices.Contains(ruleSyscalls(t, lines[2]), "fork") || !strings.Contains(lines[3], "-S open -F a1&0x643") ||
-		!strings.Contains(lines[4], "-S openat -F a2&0x643") {
-		t.Errorf("arm compat rules incomplete:\n%s", strings.Join(lines[2:], "\n"))
+	if want := "-a always,exit -F arch=b64 -S openat -F filetype=dir -F pid!=7 -k ctrace"; lines[2] != want {
+		t.Errorf("aarch64 directory open rule = %q, want %q", lines[2], want)
+	}
+	if want := "-a always,exit -F arch=b64 -S fcntl -F a1=0 -F pid!=7 -k ctrace"; lines[3] != want {
+		t.Errorf("aarch64 fcntl rule = %q, want %q", lines[3], want)
+	}
+	if !slices.Contains(ruleSyscalls(t, lines[5]), "fork") || !strings.Contains(lines[6], "-S open -F a1&0x643") ||
+		!strings.Contains(lines[7], "-S openat -F a2&0x643") || !strings.Contains(lines[8], "-S open,openat -F filetype=dir") ||
+		!strings.Contains(lines[9], "-S fcntl,fcntl64 -F a1=0") {
+		t.Errorf("arm compat rules incomplete:\n%s", strings.Join(lines[5:], "\n"))
 	}
 }
 
