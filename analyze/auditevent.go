@@ -17,6 +17,7 @@ const (
 	typeEOE       = 1320
 	typeProctitle = 1327
 	typeOpenat2   = 1337
+	typeFDPair    = 1317
 	typeAnomAbend = 1701
 )
 
@@ -51,6 +52,9 @@ type auditEvent struct {
 	// SYSCALL record only has behind a pointer); hasOflag says it was there.
 	oflag    uint64
 	hasOflag bool
+	// fdPair is the FD_PAIR record of pipe and pipe2: the two descriptors.
+	fdPair    [2]int
+	hasFDPair bool
 	// abend is an ANOM_ABEND record: a process killed by a core-dumping
 	// signal, from audit alone.
 	abend *abendRecord
@@ -108,6 +112,7 @@ type auditPart struct {
 	execve []replay.Field
 	title  []string
 	oflag  uint64
+	fdPair [2]int
 	abend  *abendRecord
 	ok     bool
 }
@@ -141,6 +146,16 @@ func parseAuditPart(typ uint16, body string, ps *partParser) auditPart {
 				pt.oflag, pt.ok = v, true
 			}
 		}
+	case typeFDPair:
+		f0, ok0 := findField(body, "fd0")
+		f1, ok1 := findField(body, "fd1")
+		if ok0 && ok1 {
+			a, err0 := strconv.Atoi(f0.Value)
+			b, err1 := strconv.Atoi(f1.Value)
+			if err0 == nil && err1 == nil {
+				pt.fdPair, pt.ok = [2]int{a, b}, true
+			}
+		}
 	case typeAnomAbend:
 		fs := replay.ParseFields(strings.Clone(body))
 		pid, ok1 := intField(fs, "pid")
@@ -156,7 +171,7 @@ func parseAuditPart(typ uint16, body string, ps *partParser) auditPart {
 // only count as part of their event).
 func modelType(t uint16) bool {
 	switch t {
-	case typeSyscall, typeExecve, typeCwd, typePath, typeProctitle, typeOpenat2, typeAnomAbend:
+	case typeSyscall, typeExecve, typeCwd, typePath, typeProctitle, typeOpenat2, typeFDPair, typeAnomAbend:
 		return true
 	}
 	return false
@@ -187,6 +202,10 @@ func (e *auditEvent) add(pt *auditPart) {
 		if pt.ok {
 			e.oflag, e.hasOflag = pt.oflag, true
 		}
+	case typeFDPair:
+		if pt.ok {
+			e.fdPair, e.hasFDPair = pt.fdPair, true
+		}
 	case typeAnomAbend:
 		if pt.ok {
 			e.abend = pt.abend
@@ -210,6 +229,9 @@ func (e *auditEvent) merge(f *auditEvent) {
 	}
 	if f.hasOflag {
 		e.oflag, e.hasOflag = f.oflag, true
+	}
+	if f.hasFDPair {
+		e.fdPair, e.hasFDPair = f.fdPair, true
 	}
 	if f.abend != nil {
 		e.abend = f.abend
@@ -420,6 +442,7 @@ const (
 	sIFMT  = 0o170000
 	sIFREG = 0o100000
 	sIFDIR = 0o040000
+	sIFIFO = 0o010000
 )
 
 // isRegular reports whether the item is a regular file; known is false when

@@ -57,8 +57,11 @@ type openFile struct {
 	id    devino
 	hasID bool
 	dir   bool
-	op    *FileOp // the operation that opened it; nil if not this process's
-	refs  int
+	// anon: anonymous memory (memfd_create) or a pipe, in no file
+	// system.
+	anon bool
+	op   *FileOp // the operation that opened it; nil if not this process's
+	refs int
 }
 
 // fdSlot is one descriptor of a process.
@@ -73,7 +76,7 @@ func copyFDs(src map[int]*fdSlot) map[int]*fdSlot {
 	for fd, s := range src {
 		c := copies[s.of]
 		if c == nil {
-			c = &openFile{path: s.of.path, resolved: s.of.resolved, id: s.of.id, hasID: s.of.hasID, dir: s.of.dir}
+			c = &openFile{path: s.of.path, resolved: s.of.resolved, id: s.of.id, hasID: s.of.hasID, dir: s.of.dir, anon: s.of.anon}
 			copies[s.of] = c
 		}
 		c.refs++
@@ -171,6 +174,15 @@ func splitItems(ev *auditEvent) eventItems {
 	return e
 }
 
+// any returns the first non-PARENT item, named or not (fchmod and fchown
+// log the descriptor's inode without a name).
+func (e eventItems) any() *pathItem {
+	if len(e.others) > 0 {
+		return e.others[0]
+	}
+	return nil
+}
+
 func (e eventItems) parent(i int) *pathItem {
 	if i < len(e.parents) {
 		return e.parents[i]
@@ -224,6 +236,9 @@ func (b *builder) fileSyscall(p *Process, ev *auditEvent, t int64) {
 		b.addPathOp(p, FileOp{Op: "truncate", Time: t}, b.named(p, ev, it, atFDCWD, nil, t))
 	case scFtruncate:
 		fd := sc.fd(0)
+		if s := p.st.fds[fd]; s != nil && s.of.anon {
+			return // anonymous memory: no file changed
+		}
 		op := FileOp{Op: "truncate", Time: t, FD: fd, HasFD: true}
 		b.addPathOp(p, op, b.byFD(p, fd, nil, t))
 	case scRename, scRenameat:
@@ -298,18 +313,31 @@ func (b *builder) fileSyscall(p *Process, ev *auditEvent, t int64) {
 		}
 		it := items.first("NORMAL", "UNKNOWN")
 		r := b.named(p, ev, it, dirfd, nil, t)
-		if it != nil && !it.hasName && dirfd != atFDCWD {
-			r = b.byFD(p, dirfd, it, t) // AT_EMPTY_PATH: the descriptor itself
+		if it == nil && dirfd != atFDCWD {
+			// AT_EMPTY_PATH: the descriptor itself (an item without a name).
+			r = b.byFD(p, dirfd, items.any(), t)
 		}
 		b.addPathOp(p, b.metaOp(sc, ai, t), r)
 	case scFchmod, scFchown:
 		fd := sc.fd(0)
+		if s := p.st.fds[fd]; s != nil && s.of.anon {
+			if it := items.any(); it == nil || !it.hasMode || it.mode&sIFMT == sIFIFO {
+				return // a pipe's owner or mode: no file changed
+			}
+		}
 		op := b.metaOp(sc, 1, t)
 		op.FD, op.HasFD = fd, true
-		b.addPathOp(p, op, b.byFD(p, fd, items.first("NORMAL"), t))
+		b.addPathOp(p, op, b.byFD(p, fd, items.any(), t))
 	case scMemfd:
 		// An anonymous file: its number no longer names what it did.
-		b.setFD(p, int(sc.exit), &openFile{}, sc.a[1]&mfdCloexec != 0, t, "reuse")
+		b.setFD(p, int(sc.exit), &openFile{anon: true}, sc.a[1]&mfdCloexec != 0, t, "reuse")
+	case scPipe:
+		if ev.hasFDPair {
+			cloexec := sc.name == "pipe2" && sc.a[1]&sc.arch.flags.cloexec != 0
+			for _, fd := range ev.fdPair {
+				b.setFD(p, fd, &openFile{anon: true}, cloexec, t, "reuse")
+			}
+		}
 	case scChdir:
 		it := items.first("NORMAL")
 		if r := b.named(p, ev, it, atFDCWD, nil, t); r.ok {

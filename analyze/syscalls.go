@@ -182,6 +182,7 @@ const (
 	scFchown                 // fchown(fd, uid, gid), fchown32
 	scFchownat               // fchownat(dirfd, path, uid, gid, flags)
 	scMemfd                  // memfd_create(name, flags)
+	scPipe                   // pipe, pipe2: descriptors in the FD_PAIR record
 )
 
 var syscallKinds = map[string]syscallKind{
@@ -204,7 +205,7 @@ var syscallKinds = map[string]syscallKind{
 	"chmod": scChmod, "fchmod": scFchmod, "fchmodat": scFchmodat, "fchmodat2": scFchmodat,
 	"chown": scChown, "chown32": scChown, "lchown": scLchown, "lchown32": scLchown,
 	"fchown": scFchown, "fchown32": scFchown, "fchownat": scFchownat,
-	"memfd_create": scMemfd,
+	"memfd_create": scMemfd, "pipe": scPipe, "pipe2": scPipe,
 }
 
 // signalNames names the common signals (the same numbers on x86, arm and

@@ -63,7 +63,7 @@ var ruleDefaultSyscalls = []string{
 	"chown", "fchown", "fchownat", "lchown", "chown32", "fchown32", "lchown32",
 	// descriptors: so that a number in the analyzer's descriptor table is
 	// never silently taken by another file (see ruleFilteredSyscalls)
-	"dup", "dup2", "dup3", "memfd_create",
+	"dup", "dup2", "dup3", "memfd_create", "pipe", "pipe2",
 }
 
 // ruleFilteredSyscalls are audited only when a filter matches: the open

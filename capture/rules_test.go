@@ -96,7 +96,7 @@ func TestRulesDefaultAmd64(t *testing.T) {
 			"pivot_root", "chroot", "setns", "unshare", "mount", "openat2", "creat", "rename", "renameat",
 			"renameat2", "unlink", "unlinkat", "truncate", "ftruncate", "link", "linkat", "symlink",
 			"symlinkat", "mknod", "mknodat", "mkdir", "mkdirat", "rmdir", "chmod", "fchmod", "fchmodat",
-			"chown", "fchown", "fchownat", "lchown", "dup", "dup2", "dup3", "memfd_create"} {
+			"chown", "fchown", "fchownat", "lchown", "dup", "dup2", "dup3", "memfd_create", "pipe", "pipe2"} {
 			if !slices.Contains(plain, s) {
 				t.Errorf("%s missing from %q", s, set[0])
 			}

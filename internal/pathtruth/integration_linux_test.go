@@ -1,0 +1,586 @@
+//go:build linux
+
+package pathtruth
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ctrace/ctrace/internal/kerneltest"
+)
+
+var ctraceBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "pathtruth-bin")
+	if err != nil {
+		panic(err)
+	}
+	ctraceBin = filepath.Join(dir, "ctrace")
+	out, err := exec.Command("go", "build", "-o", ctraceBin, "../../cmd/ctrace").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building ctrace: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// need skips the test when a program is missing, or fails it when CI is
+// set: .ci/run installs them.
+func need(t *testing.T, progs ...string) {
+	t.Helper()
+	for _, p := range progs {
+		if _, err := exec.LookPath(p); err != nil {
+			msg := fmt.Sprintf("%s is not installed", p)
+			if os.Getenv("CI") != "" {
+				t.Fatal(msg + " (CI is set: .ci/run must install it)")
+			}
+			t.Skip(msg)
+		}
+	}
+}
+
+// tracedSyscalls are the calls strace logs: every file operation ctrace
+// reports, and what places names (working directory, root, processes).
+const tracedSyscalls = "open,openat,openat2,creat,truncate,ftruncate,unlink,unlinkat,rmdir,mkdir,mkdirat," +
+	"mknod,mknodat,rename,renameat,renameat2,link,linkat,symlink,symlinkat,chmod,fchmod,fchmodat," +
+	"chown,fchown,fchownat,lchown,chdir,fchdir,chroot,clone,clone3,fork,vfork"
+
+// run records `sh -c script` in dir with ctrace, under `strace -f -yy`,
+// and returns the analysis (JSON) and the trace. env is added to the
+// script's environment.
+func run(t *testing.T, dir, script string, env ...string) (*Report, *Trace, []byte) {
+	t.Helper()
+	work := t.TempDir()
+	capFile := filepath.Join(work, "session.ctr")
+	traceFile := filepath.Join(work, "strace.txt")
+	args := []string{"record", "--no-snapshot", "--force", "-o", capFile, "--",
+		"strace", "-f", "-yy", "-qq", "--seccomp-bpf", "-s", "4096", "-o", traceFile, "-e", "trace=" + tracedSyscalls,
+		"--", "sh", "-c", script}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		cmd := exec.Command(ctraceBin, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), env...)
+		var stderr, stdout bytes.Buffer
+		cmd.Stderr, cmd.Stdout = &stderr, &stdout
+		err := cmd.Run()
+		if strings.Contains(stderr.String(), "another ctrace recorder") && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Second)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("ctrace record -- strace ... %q: %v\nstdout: %s\nstderr: %s", script, err, stdout.String(), stderr.String())
+		}
+		break
+	}
+	out, err := exec.Command(ctraceBin, "analyze", "--format", "json", capFile).Output()
+	if err != nil {
+		t.Fatalf("ctrace analyze: %v", err)
+	}
+	rep, err := DecodeReport(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(traceFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr, err := ParseStrace(f, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Ops) == 0 {
+		t.Fatalf("strace logged no file operation:\n%s", traceFile)
+	}
+	text, _ := exec.Command(ctraceBin, "analyze", capFile).Output()
+	return rep, tr, text
+}
+
+// tracedPIDs are the processes strace followed.
+func tracedPIDs(tr *Trace) map[int]bool {
+	pids := map[int]bool{}
+	for _, o := range tr.Ops {
+		pids[o.PID] = true
+	}
+	return pids
+}
+
+// verify requires that no path ctrace reports for the traced processes is
+// wrong (every one is an operation strace saw that process make on that
+// path), none is under a regular file, at least minResolved of them are
+// resolved, and that every operation strace saw is reported.
+func verify(t *testing.T, rep *Report, tr *Trace, text []byte) *Result {
+	t.Helper()
+	res := Compare(rep, tr, tracedPIDs(tr))
+	t.Logf("%s; strace could not place %d names", res, tr.Unknown)
+	if len(res.Wrong) > 0 {
+		t.Errorf("%d paths are not what strace saw:\n%s", len(res.Wrong), Summary(res.Wrong, 30))
+	}
+	if len(res.Missing) > 0 {
+		t.Errorf("%d operations strace saw are missing or unresolved:\n%s", len(res.Missing), Summary(res.Missing, 30))
+	}
+	if bad := UnderRegularFile(rep); len(bad) > 0 {
+		t.Errorf("%d paths under a regular file:\n%s", len(bad), Summary(bad, 30))
+	}
+	if s := res.ResolvedShare(); s < minResolved {
+		t.Errorf("%.2f%% of the operations resolved, want at least %.0f%%", 100*s, 100*minResolved)
+	}
+	if t.Failed() {
+		t.Logf("text report:\n%s", text)
+	}
+	return res
+}
+
+const minResolved = 0.99
+
+// makeTree makes dir/a/b/c with files in each directory.
+func makeTree(t *testing.T, dir string) {
+	t.Helper()
+	for _, d := range []string{"a", "a/b", "a/b/c"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, d, "f.txt"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// hasOp reports whether a process of the report made op on the host path.
+func hasOp(rep *Report, op, host string) bool {
+	for _, p := range rep.Processes {
+		for _, f := range p.Files {
+			if f.Operation == op && f.Where() == host {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestIntegrationCoreutils: rm -rf, find -delete, cp -r, mv, chmod, ln on
+// trees made before the recording and during it, from the working
+// directory and by absolute names.
+func TestIntegrationCoreutils(t *testing.T) {
+	kerneltest.Lock(t)
+	need(t, "strace")
+	dir := t.TempDir()
+	makeTree(t, filepath.Join(dir, "before"))
+	makeTree(t, filepath.Join(dir, "before2"))
+	script := `set -e
+rm -rf before
+mkdir -p during/x/y && echo 1 > during/x/f && echo 2 > during/x/y/g
+cp -r during copy
+chmod 755 copy/x/f
+chown 1:1 copy/x/y/g
+ln -s f copy/x/link
+ln copy/x/f copy/x/hard
+mv copy moved
+find during -delete
+find ` + dir + `/before2 -name '*.txt' -delete
+rm -r moved before2
+`
+	rep, tr, text := run(t, dir, script)
+	verify(t, rep, tr, text)
+	for _, want := range []struct{ op, path string }{
+		{"rmdir", dir + "/before/a/b/c"}, {"rmdir", dir + "/before"}, {"unlink", dir + "/before/a/f.txt"},
+		{"rmdir", dir + "/during/x/y"}, {"rmdir", dir + "/moved/x"}, {"chmod", dir + "/copy/x/f"},
+		{"chown", dir + "/copy/x/y/g"}, {"rename_to", dir + "/moved"}, {"rmdir", dir + "/before2/a/b/c"},
+	} {
+		if !hasOp(rep, want.op, want.path) {
+			t.Errorf("no %s of %s", want.op, want.path)
+		}
+	}
+}
+
+// TestIntegrationBusybox: busybox rm -r removes directories with rmdir(2).
+func TestIntegrationBusybox(t *testing.T) {
+	kerneltest.Lock(t)
+	need(t, "strace", "busybox")
+	dir := t.TempDir()
+	makeTree(t, filepath.Join(dir, "before"))
+	rep, tr, text := run(t, dir, "busybox rm -r before && busybox mkdir -p n/m && busybox rm -r n")
+	verify(t, rep, tr, text)
+	for _, p := range []string{"/before/a/b/c", "/before", "/n/m", "/n"} {
+		if !hasOp(rep, "rmdir", dir+p) {
+			t.Errorf("no rmdir of %s", dir+p)
+		}
+	}
+}
+
+// goRemoveAll is a Go program that makes a tree and removes it and a tree
+// that existed before with os.RemoveAll, which walks them with openat and
+// unlinkat relative to directory descriptors.
+const goRemoveAll = `package main
+
+import (
+	"os"
+	"path/filepath"
+)
+
+func main() {
+	root := os.Args[1]
+	t := filepath.Join(root, "made")
+	for _, d := range []string{"p/q/r", "p/s"} {
+		if err := os.MkdirAll(filepath.Join(t, d), 0o755); err != nil {
+			panic(err)
+		}
+		if err := os.WriteFile(filepath.Join(t, d, "file"), []byte("x"), 0o600); err != nil {
+			panic(err)
+		}
+	}
+	if err := os.Rename(filepath.Join(t, "p", "s"), filepath.Join(t, "p", "s2")); err != nil {
+		panic(err)
+	}
+	for _, d := range []string{t, filepath.Join(root, "before")} {
+		if err := os.RemoveAll(d); err != nil {
+			panic(err)
+		}
+	}
+}
+`
+
+// TestIntegrationGoRemoveAll: Go's os.RemoveAll on a tree made during the
+// recording and on one made before.
+func TestIntegrationGoRemoveAll(t *testing.T) {
+	kerneltest.Lock(t)
+	need(t, "strace", "go")
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte(goRemoveAll), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(src, "removeall")
+	cmd := exec.Command("go", "build", "-o", bin, "main.go")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "GO111MODULE=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	makeTree(t, filepath.Join(dir, "before"))
+	rep, tr, text := run(t, dir, bin+" "+dir)
+	verify(t, rep, tr, text)
+	for _, p := range []string{"/made/p/q/r", "/made/p/s2", "/made", "/before/a/b", "/before"} {
+		if !hasOp(rep, "rmdir", dir+p) {
+			t.Errorf("no rmdir of %s", dir+p)
+		}
+	}
+}
+
+// TestIntegrationDescriptorReuse: a program that reuses descriptor numbers
+// across write opens, read-only directory opens, dup2 and memfd_create,
+// without the closes being recorded (testdata/fdreuse.c).
+func TestIntegrationDescriptorReuse(t *testing.T) {
+	kerneltest.Lock(t)
+	need(t, "strace", "gcc")
+	bin := filepath.Join(t.TempDir(), "fdreuse")
+	if out, err := exec.Command("gcc", "-O1", "-o", bin, "testdata/fdreuse.c").CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	rep, tr, text := run(t, dir, bin)
+	res := verify(t, rep, tr, text)
+	if res.Matched < 10 {
+		t.Errorf("only %d operations matched", res.Matched)
+	}
+	for _, want := range []struct{ op, path string }{
+		{"create", dir + "/d1/in-d1"}, {"create", dir + "/d2/in-d2"}, {"unlink", dir + "/d2/in-d2"},
+		{"open_write", dir + "/d1/in-d1"}, {"chmod", dir + "/file2"}, {"rmdir", dir + "/d1"},
+	} {
+		if !hasOp(rep, want.op, want.path) {
+			t.Errorf("no %s of %s", want.op, want.path)
+		}
+	}
+}
+
+// TestIntegrationChroot: coreutils chroot runs a static busybox in a
+// directory; its writes are shown as the process saw them, with the host
+// path under the root.
+func TestIntegrationChroot(t *testing.T) {
+	kerneltest.Lock(t)
+	need(t, "strace", "busybox", "chroot")
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bb, _ := exec.LookPath("busybox")
+	if out, err := exec.Command("cp", bb, filepath.Join(root, "bin", "busybox")).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	rep, tr, text := run(t, dir, `chroot root /bin/busybox sh -c 'echo hi > /out.txt; /bin/busybox mkdir -p /d/e; /bin/busybox cp /out.txt /d/e/copy; /bin/busybox rm -r /d; cd /bin && /bin/busybox rm ../out.txt'`)
+	verify(t, rep, tr, text)
+	found := false
+	for _, p := range rep.Processes {
+		for _, f := range p.Files {
+			if f.Path != nil && *f.Path == "/out.txt" && f.Operation == "create" {
+				found = true
+				if f.HostPath != root+"/out.txt" || p.Root != root {
+					t.Errorf("/out.txt: host path %q, root %q; want under %s", f.HostPath, p.Root, root)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no create of /out.txt in the chroot")
+	}
+	for _, want := range []struct{ op, path string }{
+		{"rmdir", root + "/d/e"}, {"rmdir", root + "/d"}, {"unlink", root + "/out.txt"}, {"create", root + "/d/e/copy"},
+	} {
+		if !hasOp(rep, want.op, want.path) {
+			t.Errorf("no %s of %s", want.op, want.path)
+		}
+	}
+}
+
+// TestIntegrationDpkg: dpkg -i and dpkg --purge of a small package built
+// with dpkg-deb --build.
+func TestIntegrationDpkg(t *testing.T) {
+	kerneltest.Lock(t)
+	need(t, "strace", "dpkg", "dpkg-deb")
+	const pkg = "ctrace-pathtruth-test"
+	if exec.Command("dpkg", "-s", pkg).Run() == nil {
+		t.Fatalf("%s is installed already: remove it with dpkg --purge %s", pkg, pkg)
+	}
+	t.Cleanup(func() { exec.Command("dpkg", "--purge", pkg).Run() })
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "pkg")
+	for _, f := range []string{"DEBIAN/control", "usr/share/" + pkg + "/hello.txt", "usr/share/" + pkg + "/sub/deep.txt"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(tree, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	control := "Package: " + pkg + "\nVersion: 1.0\nArchitecture: all\nMaintainer: test <test@example.invalid>\nDescription: test package\n"
+	for f, body := range map[string]string{"DEBIAN/control": control, "usr/share/" + pkg + "/hello.txt": "hello\n",
+		"usr/share/" + pkg + "/sub/deep.txt": "deep\n"} {
+		if err := os.WriteFile(filepath.Join(tree, f), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, err := exec.Command("dpkg-deb", "--root-owner-group", "--build", tree, filepath.Join(dir, pkg+".deb")).CombinedOutput(); err != nil {
+		t.Fatalf("dpkg-deb: %v\n%s", err, out)
+	}
+	rep, tr, text := run(t, dir, "dpkg -i "+pkg+".deb >/dev/null && dpkg --purge "+pkg+" >/dev/null")
+	verify(t, rep, tr, text)
+	for _, want := range []struct{ op, path string }{
+		{"rename_to", "/usr/share/" + pkg + "/hello.txt"}, {"unlink", "/usr/share/" + pkg + "/sub/deep.txt"},
+		{"rmdir", "/usr/share/" + pkg + "/sub"}, {"rmdir", "/usr/share/" + pkg},
+	} {
+		if !hasOp(rep, want.op, want.path) {
+			t.Errorf("no %s of %s", want.op, want.path)
+		}
+	}
+}
+
+// TestIntegrationGoBuild: go build of a small program with an empty
+// GOCACHE (the toolchain compiles the standard library it needs into
+// temporary directories it then removes).
+func TestIntegrationGoBuild(t *testing.T) {
+	kerneltest.Lock(t)
+	need(t, "strace", "go")
+	if testing.Short() {
+		t.Skip("go build with an empty cache takes minutes under strace")
+	}
+	dir := t.TempDir()
+	main := "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() { fmt.Fprintln(os.Stdout, \"hello\") }\n"
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(main), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module hello\n\ngo 1.22\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(dir, "gocache")
+	rep, tr, text := run(t, dir, "go build -o hello .", "GOCACHE="+cache, "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "GOMAXPROCS=2")
+	verify(t, rep, tr, text)
+	if _, err := os.Stat(filepath.Join(dir, "hello")); err != nil {
+		t.Fatalf("go build made no binary: %v", err)
+	}
+	if !hasOp(rep, "rename_to", filepath.Join(dir, "hello")) && !hasOp(rep, "create", filepath.Join(dir, "hello")) {
+		t.Errorf("the binary's write is not in the report")
+	}
+}
+
+// requireDocker makes docker usable (testdata/docker/setup.sh starts
+// dockerd and builds the busybox image) and returns the image name.
+func requireDocker(t *testing.T) string {
+	t.Helper()
+	need(t, "docker", "dockerd")
+	out, err := exec.Command("bash", "../../testdata/docker/setup.sh").CombinedOutput()
+	if err != nil {
+		msg := fmt.Sprintf("docker is not usable (testdata/docker/setup.sh: %v):\n%s", err, out)
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1]
+}
+
+// TestIntegrationDockerBuild: `docker build` (the legacy builder) of a
+// Dockerfile whose RUN steps create, copy, chmod and remove files and
+// directories. The whole machine is recorded: dockerd's layer bookkeeping
+// (its docker-applyLayer helper chroots into the layer), runc, and the RUN
+// containers. No path may be under a regular file, nearly all must be
+// resolved, the RUN steps' operations must be there with their host paths
+// under the container's rootfs, and the chroot'ed helper's writes must
+// carry host paths under its root.
+func TestIntegrationDockerBuild(t *testing.T) {
+	kerneltest.Lock(t)
+	image := requireDocker(t)
+	const tag = "ctrace-pathtruth-build:test"
+	exec.Command("docker", "rmi", "-f", tag).Run()
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+	dir := t.TempDir()
+	dockerfile := "FROM " + image + `
+COPY payload.txt /app/payload.txt
+RUN mkdir -p /app/sub/deeper && echo v1 > /app/version.txt && cp /app/version.txt /app/copy.txt && rm -r /app/sub && chmod 755 /app/copy.txt
+RUN rm /app/version.txt && mkdir /app/d2 && touch /app/d2/f && rm -rf /app/d2
+`
+	for f, body := range map[string]string{"Dockerfile": dockerfile, "payload.txt": "payload\n"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	capFile := filepath.Join(t.TempDir(), "build.ctr")
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		cmd := exec.Command(ctraceBin, "record", "--force", "-o", capFile, "--", "docker", "build", "--no-cache", "-q", "-t", tag, dir)
+		cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+		out, err := cmd.CombinedOutput()
+		if strings.Contains(string(out), "another ctrace recorder") && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Second)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("ctrace record -- docker build: %v\n%s", err, out)
+		}
+		break
+	}
+	out, err := exec.Command(ctraceBin, "analyze", "--format", "json", capFile).Output()
+	if err != nil {
+		t.Fatalf("ctrace analyze: %v", err)
+	}
+	rep, err := DecodeReport(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := exec.Command(ctraceBin, "analyze", capFile).Output()
+	defer func() {
+		if t.Failed() {
+			t.Logf("text report:\n%s", text)
+		}
+	}()
+
+	ops, unresolved := 0, 0
+	var unres []string
+	for _, p := range rep.Processes {
+		for _, f := range p.Files {
+			ops++
+			if f.Where() == "" {
+				unresolved++
+				name := ""
+				if f.Path != nil {
+					name = *f.Path
+				}
+				unres = append(unres, fmt.Sprintf("pid %d %s %q", p.PID, f.Operation, name))
+			}
+		}
+	}
+	share := float64(ops-unresolved) / float64(ops)
+	t.Logf("%d operations, %d unresolved (%.2f%% resolved)", ops, unresolved, 100*share)
+	if share < minResolved {
+		t.Errorf("%.2f%% resolved, want at least %.0f%%:\n%s", 100*share, 100*minResolved, Summary(unres, 30))
+	}
+	if bad := UnderRegularFile(rep); len(bad) > 0 {
+		t.Errorf("%d paths under a regular file:\n%s", len(bad), Summary(bad, 30))
+	}
+
+	// The RUN steps, in their containers, with host paths under the
+	// container's rootfs.
+	type step struct{ op, path string }
+	want := map[step]bool{
+		{"mkdir", "/app/sub/deeper"}: false, {"create", "/app/version.txt"}: false, {"create", "/app/copy.txt"}: false,
+		{"rmdir", "/app/sub/deeper"}: false, {"rmdir", "/app/sub"}: false, {"chmod", "/app/copy.txt"}: false,
+		{"unlink", "/app/version.txt"}: false, {"mkdir", "/app/d2"}: false, {"create", "/app/d2/f"}: false,
+		{"unlink", "/app/d2/f"}: false, {"rmdir", "/app/d2"}: false,
+	}
+	for _, p := range rep.Processes {
+		if p.Container == nil {
+			continue
+		}
+		for _, f := range p.Files {
+			if f.Path == nil || f.Unresolved || f.HostView {
+				continue
+			}
+			k := step{f.Operation, *f.Path}
+			if _, ok := want[k]; !ok {
+				continue
+			}
+			want[k] = true
+			if p.Root == "" || f.HostPath != p.Root+*f.Path {
+				t.Errorf("%s %s in container %s: host path %q, root %q", f.Operation, *f.Path, *p.Container, f.HostPath, p.Root)
+			}
+		}
+	}
+	for k, seen := range want {
+		if !seen {
+			t.Errorf("the RUN steps' %s %s is not in a container's operations", k.op, k.path)
+		}
+	}
+
+	// dockerd's helpers that change their root into a layer (docker-untar,
+	// docker-applyLayer: pivot_root, or chroot): the operations after the
+	// change have their host path under the root (those before it are host
+	// paths already).
+	rooted := map[string]int{}
+	for _, p := range rep.Processes {
+		if p.Container != nil || p.Root == "" {
+			continue
+		}
+		if !strings.HasPrefix(p.Root, "/var/lib/docker/") {
+			t.Errorf("pid %d %q: root %s is not under /var/lib/docker", p.PID, p.Argv, p.Root)
+		}
+		for _, f := range p.Files {
+			if f.HostPath == "" || f.Path == nil {
+				continue
+			}
+			if len(p.Argv) > 0 {
+				rooted[p.Argv[0]]++
+			}
+			if f.HostPath != filepath.Join(p.Root, *f.Path) {
+				t.Errorf("pid %d (root %s) %s %s: host path %q", p.PID, p.Root, f.Operation, *f.Path, f.HostPath)
+			}
+		}
+	}
+	t.Logf("operations with host paths under a changed root: %v", rooted)
+	if rooted["docker-applyLayer"] == 0 {
+		t.Errorf("no file operation of docker-applyLayer inside its layer")
+	}
+	// The second RUN step removed /app/version.txt: its layer holds a
+	// whiteout, which docker-applyLayer applies by removing the file in
+	// the new layer.
+	whiteout := false
+	for _, p := range rep.Processes {
+		for _, f := range p.Files {
+			if p.Container == nil && f.Operation == "unlink" && f.Path != nil && *f.Path == "/app/version.txt" &&
+				strings.HasPrefix(f.HostPath, "/var/lib/docker/") {
+				whiteout = true
+			}
+		}
+	}
+	if !whiteout {
+		t.Errorf("docker-applyLayer's removal of /app/version.txt (a whiteout) is not there with its host path")
+	}
+}
