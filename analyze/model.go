@@ -88,11 +88,13 @@ type Exec struct {
 // FileOp is one operation of a process on a file.
 type FileOp struct {
 	// Op is one of create, open_write, open (intent unknown), truncate,
-	// rename_from, rename_to, unlink, link, symlink, mknod, mkdir, rmdir.
+	// rename_from, rename_to, unlink, link, symlink, mknod, mkdir, rmdir,
+	// chmod, chown.
 	Op string
-	// Path is absolute and clean. When Unresolved, it is the name as the
-	// syscall got it (relative to a directory the analyzer could not
-	// identify), or "" when only an unknown file descriptor named the file.
+	// Path is absolute and clean, proved from the records (paths.go). When
+	// Unresolved, it is the name as the syscall got it (relative to a
+	// directory the analyzer could not identify), or "" when only an
+	// unknown file descriptor named the file.
 	Path       string
 	Unresolved bool
 	Time       int64

@@ -187,6 +187,12 @@ func (b *builder) resolveName(p *Process, ev *auditEvent, name string, dirfd int
 	}
 
 	s := p.st.fds[dirfd]
+	if s != nil && s.of.hasID && !s.of.dir {
+		// A file that is no directory: the syscall succeeded, so the
+		// number was reused by an open that was not recorded.
+		b.closeFD(p, dirfd, t, "reuse")
+		s = nil
+	}
 	if s != nil && (!s.of.dir || !s.of.resolved) {
 		s = nil // not a directory this analysis can name
 	}

@@ -59,7 +59,7 @@ var ruleDefaultSyscalls = []string{
 	"mknod", "mknodat",
 	"mkdir", "mkdirat", "rmdir",
 	// metadata: a file made executable, or given to another owner
-	"chmod", "fchmod", "fchmodat", "fchmodat2",
+	"chmod", "fchmod", "fchmodat",
 	"chown", "fchown", "fchownat", "lchown", "chown32", "fchown32", "lchown32",
 	// descriptors: so that a number in the analyzer's descriptor table is
 	// never silently taken by another file (see ruleFilteredSyscalls)
@@ -81,6 +81,10 @@ var ruleFilteredSyscalls = []struct {
 	{[]string{"open", "openat"}, "-F filetype=dir"},
 	{[]string{"fcntl", "fcntl64"}, "-F a1=0"},
 	{[]string{"fcntl", "fcntl64"}, "-F a1=1030"},
+	// Newer syscalls in a rule of their own, so that a rules file made of
+	// these lines still loads, all but this line, with an auditctl that does
+	// not know them (fchmodat2: Linux 6.6).
+	{[]string{"fchmodat2"}, ""},
 }
 
 // DefaultRules returns ctrace's default audit rules as auditctl-style lines,
@@ -120,7 +124,11 @@ func ruleDefaultsFor(arches []ruleArch, selfPID int) []string {
 				}
 			}
 			if len(names) > 0 {
-				lines = append(lines, fmt.Sprintf("%s -S %s %s %s", head, strings.Join(names, ","), f.filter, tail))
+				filter := ""
+				if f.filter != "" {
+					filter = " " + f.filter
+				}
+				lines = append(lines, fmt.Sprintf("%s -S %s%s %s", head, strings.Join(names, ","), filter, tail))
 			}
 		}
 	}

@@ -89,6 +89,14 @@ func tolerateDirfd(orig, ext []map[string]any) int {
 			if e["unresolved"] == true && o["unresolved"] == nil && ep != "" && strings.HasSuffix(op, "/"+ep) &&
 				o["operation"] == e["operation"] && o["time"] == e["time"] {
 				o["path"], o["unresolved"] = ep, true
+				// What the extract knows of the directory instead.
+				for _, k := range []string{"dir_fd", "dir_inode", "host_path"} {
+					if v, ok := e[k]; ok {
+						o[k] = v
+					} else {
+						delete(o, k)
+					}
+				}
 				dropped[op] = true
 				n++
 			}

@@ -255,6 +255,12 @@ func auditctl(args ...string) error {
 	return nil
 }
 
+// unknownSyscall reports whether auditctl refused a rule for a syscall name
+// it does not know.
+func unknownSyscall(err error) bool {
+	return strings.Contains(err.Error(), "Syscall name unknown")
+}
+
 var pidFilter = regexp.MustCompile(`-F pid!=\d+`)
 
 // rulesFor returns ctrace's default rules with the self-exclusion pointed at
@@ -277,6 +283,9 @@ func (k *auditKernel) loadRules(rules []string) error {
 	}
 	for _, r := range rules {
 		if err := auditctl(strings.Fields(r)...); err != nil {
+			if unknownSyscall(err) {
+				continue // a syscall newer than this auditctl (fchmodat2): the storm makes none
+			}
 			return err
 		}
 	}
@@ -304,7 +313,7 @@ func (k *auditKernel) unloadRules(rules []string) error {
 		if len(f) > 0 && f[0] == "-a" {
 			f[0] = "-d"
 		}
-		if err := auditctl(f...); err != nil {
+		if err := auditctl(f...); err != nil && !unknownSyscall(err) {
 			errs = append(errs, err)
 		}
 	}
