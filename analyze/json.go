@@ -64,6 +64,10 @@ type jsonCapture struct {
 	DamageCount int            `json:"damage_count"`
 	Undecodable map[string]int `json:"undecodable"`
 	Processes   int            `json:"processes"`
+	// FileOperations counts the file operations of all processes, and
+	// UnresolvedFiles those whose path could not be proved.
+	FileOperations  int `json:"file_operations"`
+	UnresolvedFiles int `json:"unresolved_file_operations"`
 }
 
 type jsonProcess struct {
@@ -206,6 +210,7 @@ func (a *Analysis) writeJSON(w io.Writer, procs []*Process, containers []*Contai
 		Processes:  []jsonProcess{},
 		Containers: []jsonContainer{},
 	}
+	r.Capture.FileOperations, r.Capture.UnresolvedFiles = a.fileCounts()
 	if r.Capture.Damage == nil {
 		r.Capture.Damage = []string{}
 	}

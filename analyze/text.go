@@ -175,6 +175,11 @@ func (a *Analysis) textHeader(t *textWriter, pid int) {
 	}
 	t.printf("processes:  %d (%d pre-existing, %d kernel threads); not shown: kernel threads and idle pre-existing processes\n",
 		len(a.Processes), pre, kern)
+	if ops, unresolved := a.fileCounts(); unresolved > 0 {
+		t.printf("files:      %d operations, %d unresolved (marked below: the records do not identify their directory)\n", ops, unresolved)
+	} else {
+		t.printf("files:      %d operations, all paths resolved\n", ops)
+	}
 	if len(a.Containers) > 0 {
 		var ids []string
 		for _, c := range a.Containers {
@@ -185,6 +190,20 @@ func (a *Analysis) textHeader(t *textWriter, pid int) {
 	if pid > 0 {
 		t.printf("selection:  pid %d\n", pid)
 	}
+}
+
+// fileCounts counts the file operations of all processes and the
+// unresolved ones.
+func (a *Analysis) fileCounts() (ops, unresolved int) {
+	for _, p := range a.Processes {
+		ops += len(p.Files)
+		for i := range p.Files {
+			if p.Files[i].Unresolved {
+				unresolved++
+			}
+		}
+	}
+	return ops, unresolved
 }
 
 func prefixed(prefix, s string) string {
