@@ -9,7 +9,7 @@ import (
 // x86_64 numbers of the syscalls these tests add.
 const (
 	nrChmod, nrFchmod, nrFchown, nrMkdir, nrRmdir, nrFchmodat = 90, 91, 93, 83, 84, 268
-	nrMemfd, nrPipe2, nrMkdirat                                = 319, 293, 258
+	nrMemfd, nrPipe2, nrMkdirat                               = 319, 293, 258
 )
 
 // namelessRec is the PATH item fchmod and fchown log: no name, the
