@@ -28,16 +28,11 @@ import (
 //   - link, linkat: "link" (the new name; Target the existing one);
 //     symlink, symlinkat: "symlink" (Target the contents); mknod, mknodat:
 //     "mknod".
+//   - chmod, fchmod, fchmodat(2): "chmod" (Mode); chown, fchown, fchownat,
+//     lchown: "chown" (UID, GID). Of a pipe or anonymous memory, nothing.
 //
-// Paths are made absolute and clean. A relative name is resolved against
-// the working directory of the event (its CWD record) when the syscall used
-// it (no dirfd, or AT_FDCWD), else against its directory descriptor: the
-// path the fd table has for it when the directory's open was recorded, else
-// the path known for the inode of the event's PARENT item (the directory
-// holding the name's last component) from an earlier event. The PARENT
-// item's own name cannot be used for this: for a name relative to a
-// descriptor the kernel logs the working directory there. When nothing is
-// known the name is kept as given and marked Unresolved: never guessed.
+// Paths are made absolute and clean, and proved or marked Unresolved: see
+// paths.go.
 //
 // The fd table of each process maps descriptors to open files: an open's
 // return value; close, dup, dup2, dup3, fcntl(F_DUPFD*, F_SETFD) and

@@ -169,7 +169,9 @@ func (b *builder) resolveName(p *Process, ev *auditEvent, name string, dirfd int
 		pid, hasPID = parent.key()
 		un.dirID, un.hasDirID = pid, hasPID
 	}
-	dirPart, last := path.Split(name)
+	// The last component and the directories before it ("a/b/" names b,
+	// as mkdir -p gives it).
+	dirPart, last := path.Split(strings.TrimRight(name, "/"))
 	dirPart = strings.TrimSuffix(dirPart, "/")
 
 	if dirfd == atFDCWD {

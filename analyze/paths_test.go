@@ -73,6 +73,23 @@ func TestDirectoryDescriptors(t *testing.T) {
 	}
 }
 
+// Rule: a name with a trailing slash (mkdir("new/"), as mkdir -p and
+// busybox give it) relative to a directory identified by its PARENT item
+// names its last component.
+func TestTrailingSlashRelativeToDirectory(t *testing.T) {
+	c := fileCap(t)
+	c.event(1, 1, sys(nrOpenat, 3, atCWD, 0, 0).rec(), cwdRec("/w"), pathRec(0, "/t", 50, "040755", "NORMAL"))
+	c.event(2, 2, sys(nrMkdirat, 0, 3, 0, 0o755).rec(), cwdRec("/w"),
+		pathRec(0, "/w", 50, "040755", "PARENT"), pathRec(1, "new/", 51, "040755", "CREATE"))
+	c.event(3, 3, sys(nrMkdirat, 0, 7, 0, 0o755).rec(), cwdRec("/w"),
+		pathRec(0, "/w", 51, "040755", "PARENT"), pathRec(1, "deeper/", 52, "040755", "CREATE"))
+	p := one(t, c.model(), 2000)
+	want := []string{"mkdir /t/new", "mkdir /t/new/deeper"}
+	if got := ops(p); !slices.Equal(got, want) {
+		t.Fatalf("ops\n got %q\nwant %q", got, want)
+	}
+}
+
 // Rule: chmod and chown by name, by descriptor (the PATH item's inode
 // identifies the file even when the descriptor's open was not recorded)
 // and relative to a directory; the new mode and owner are kept.

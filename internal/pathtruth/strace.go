@@ -55,9 +55,14 @@ type Trace struct {
 // nested parentheses and quoted strings.
 var straceHead = regexp.MustCompile(`^(\d+)\s+([a-z0-9_]+)\((.*)$`)
 
+// CwdLine starts a line that a kept trace begins with: the working
+// directory of its first process ("# cwd: /tmp/x").
+const CwdLine = "# cwd: "
+
 // ParseStrace reads the log of `strace -f -yy -qq -o FILE` (one line per
 // syscall; "<unfinished ...>" and "<... resumed>" pieces are joined). start
-// is the working directory of the first process.
+// is the working directory of the first process; a CwdLine in the log
+// overrides it.
 func ParseStrace(r io.Reader, startCwd string) (*Trace, error) {
 	p := &parser{cwd: map[int]string{}, root: map[int]string{}, tgid: map[int]int{}, pending: map[int]string{}, startCwd: startCwd}
 	sc := bufio.NewScanner(r)
@@ -82,6 +87,10 @@ type parser struct {
 }
 
 func (p *parser) line(l string) {
+	if d, ok := strings.CutPrefix(l, CwdLine); ok {
+		p.startCwd = d
+		return
+	}
 	// Join unfinished calls with their resumption.
 	if i := strings.Index(l, " <unfinished ...>"); i >= 0 {
 		pid, _ := strconv.Atoi(strings.Fields(l)[0])
@@ -363,6 +372,25 @@ func (p *parser) syscall(tid int, name string, a []string, ret string) {
 			p.add(tid, ClassChown, d)
 		}
 	}
+}
+
+// KeepTrace returns a strace log without the opens that neither write nor
+// open a directory: what ParseStrace needs of it, without the files of the
+// machine a program only read.
+func KeepTrace(log []byte) []byte {
+	var out []byte
+	for _, l := range strings.SplitAfter(string(log), "\n") {
+		if m := straceHead.FindStringSubmatch(strings.TrimRight(l, "\n")); m != nil {
+			switch m[2] {
+			case "open", "openat", "openat2":
+				if !writeIntent(l) && !strings.Contains(l, "O_DIRECTORY") && !strings.Contains(l, "resumed>") {
+					continue
+				}
+			}
+		}
+		out = append(out, l...)
+	}
+	return out
 }
 
 // writeIntent: flags with O_WRONLY, O_RDWR, O_CREAT, O_TRUNC or O_APPEND.
