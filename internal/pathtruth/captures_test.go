@@ -106,3 +106,37 @@ func verify(t *testing.T, rep *Report, tr *Trace, text []byte) *Result {
 }
 
 const minResolved = 0.99
+
+// TestCaptureAgainstStrace checks any capture against the strace log
+// recorded with it (`ctrace record -- strace -f -yy -qq -o LOG -- CMD`),
+// as TestPathCaptures does the kept ones: set CTRACE_PATHTRUTH_CAPTURE,
+// CTRACE_PATHTRUTH_STRACE and CTRACE_PATHTRUTH_CWD (the command's working
+// directory). Skipped when they are not set.
+func TestCaptureAgainstStrace(t *testing.T) {
+	capFile, logFile := os.Getenv("CTRACE_PATHTRUTH_CAPTURE"), os.Getenv("CTRACE_PATHTRUTH_STRACE")
+	if capFile == "" || logFile == "" {
+		t.Skip("CTRACE_PATHTRUTH_CAPTURE and CTRACE_PATHTRUTH_STRACE are not set")
+	}
+	a, err := analyze.AnalyzeFile(capFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var js bytes.Buffer
+	if err := a.WriteJSON(&js, 0); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := DecodeReport(js.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tr, err := ParseStrace(f, os.Getenv("CTRACE_PATHTRUTH_CWD"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify(t, rep, tr, nil)
+}
