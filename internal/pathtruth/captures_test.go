@@ -111,21 +111,33 @@ const minResolved = 0.99
 // recorded with it (`ctrace record -- strace -f -yy -qq -o LOG -- CMD`),
 // as TestPathCaptures does the kept ones: set CTRACE_PATHTRUTH_CAPTURE,
 // CTRACE_PATHTRUTH_STRACE and CTRACE_PATHTRUTH_CWD (the command's working
-// directory). Skipped when they are not set.
+// directory), or CTRACE_PATHTRUTH_REPORT instead of the capture: a JSON
+// report made by another ctrace. Skipped when they are not set.
 func TestCaptureAgainstStrace(t *testing.T) {
 	capFile, logFile := os.Getenv("CTRACE_PATHTRUTH_CAPTURE"), os.Getenv("CTRACE_PATHTRUTH_STRACE")
-	if capFile == "" || logFile == "" {
-		t.Skip("CTRACE_PATHTRUTH_CAPTURE and CTRACE_PATHTRUTH_STRACE are not set")
+	report := os.Getenv("CTRACE_PATHTRUTH_REPORT")
+	if (capFile == "" && report == "") || logFile == "" {
+		t.Skip("CTRACE_PATHTRUTH_CAPTURE (or _REPORT) and CTRACE_PATHTRUTH_STRACE are not set")
 	}
-	a, err := analyze.AnalyzeFile(capFile)
-	if err != nil {
-		t.Fatal(err)
+	var js []byte
+	if report != "" {
+		b, err := os.ReadFile(report)
+		if err != nil {
+			t.Fatal(err)
+		}
+		js = b
+	} else {
+		a, err := analyze.AnalyzeFile(capFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := a.WriteJSON(&buf, 0); err != nil {
+			t.Fatal(err)
+		}
+		js = buf.Bytes()
 	}
-	var js bytes.Buffer
-	if err := a.WriteJSON(&js, 0); err != nil {
-		t.Fatal(err)
-	}
-	rep, err := DecodeReport(js.Bytes())
+	rep, err := DecodeReport(js)
 	if err != nil {
 		t.Fatal(err)
 	}
