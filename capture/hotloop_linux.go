@@ -33,8 +33,10 @@ import (
 // every datagram even when nobody waits. So:
 //
 //   - the sockets are plain file descriptors the netpoller never sees, read
-//     with non-blocking recvfrom(2) (a raw system call: it never blocks, so
-//     it skips the scheduler's system call bookkeeping);
+//     with non-blocking recvmmsg(2), up to recvBatch datagrams a call, each
+//     into a slot after the chunk's end, then moved together (a raw system
+//     call: it never blocks, so it skips the scheduler's system call
+//     bookkeeping);
 //   - one pump goroutine serves every socket: a pass receives from each
 //     until it is empty;
 //   - after a pass that found frames, the pump sleeps pollInterval and passes
@@ -63,7 +65,7 @@ const (
 	// pollInterval is how long the pump sleeps after a pass that found
 	// frames before the next pass (see above). It delays frames by at most
 	// that much, well under handoffDelay.
-	pollInterval = 2 * time.Millisecond
+	pollInterval = 5 * time.Millisecond
 	// stampQuantum: a reader reuses its last receive stamp for frames
 	// received less than this after it. The digits below it would be noise
 	// anyway (a frame may wait pollInterval in the socket; audit's own times
@@ -189,7 +191,15 @@ type sourceReader struct {
 	got      int                    // frames (and notes) received in the last pass
 	full     bool                   // the last pass stopped because the chunk was full
 	finished bool                   // the pump is done with this reader
+
+	// msgs and iovs describe the slots of one recvmmsg(2) call (see pass).
+	msgs [recvBatch]unix.Mmsghdr
+	iovs [recvBatch]unix.Iovec
 }
+
+// recvBatch is the most datagrams one recvmmsg(2) call takes: one system
+// call for a pass's frames instead of one each.
+const recvBatch = 16
 
 func newSourceReader(src format.Source, fd int, pool *chunkPool, queue chan<- []byte, clock *monoClock, stats *sourceStats) *sourceReader {
 	return &sourceReader{src: src, name: src.String(), fd: fd, pool: pool, queue: queue, clock: clock,
@@ -265,20 +275,37 @@ func recv(fd uintptr, b []byte) (int, unix.Errno) {
 	return int(n), e
 }
 
+// recvmmsg is recvmmsg(2) of up to len(msgs) datagrams, without blocking
+// (MSG_DONTWAIT) and with each message's real length (MSG_TRUNC).
+func recvmmsg(fd uintptr, msgs []unix.Mmsghdr) (int, unix.Errno) {
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)),
+		unix.MSG_DONTWAIT|unix.MSG_TRUNC, 0, 0)
+	return int(n), e
+}
+
+// recvSlot is the room one datagram gets in a batch: its record header and
+// maxDatagram bytes.
+const recvSlot = format.RecordHeaderSize + maxDatagram
+
 // pass receives until the socket is empty or the chunk is full, and sets
-// r.got and r.full.
+// r.got and r.full. Into a chunk it receives in batches (recvBatch): each
+// datagram lands in a slot of recvSlot bytes after the chunk's end, and the
+// records are then moved together; while dropping, one at a time.
 func (r *sourceReader) pass() {
 	r.got, r.full = 0, false
 	for {
 		r.ensureRoom()
-		var dst []byte
 		if r.buf != nil {
-			l := len(r.buf) + format.RecordHeaderSize
-			dst = r.buf[l : l+maxDatagram]
-		} else {
-			dst = r.scratch
+			more, stop := r.batch()
+			if stop {
+				return
+			}
+			if !more {
+				return // the socket had fewer datagrams than slots: it is empty
+			}
+			continue
 		}
-		n, errno := recv(uintptr(r.fd), dst)
+		n, errno := recv(uintptr(r.fd), r.scratch)
 		switch errno {
 		case 0:
 		case unix.EAGAIN:
@@ -298,28 +325,71 @@ func (r *sourceReader) pass() {
 			return
 		}
 		r.got++
-		if r.buf == nil {
-			r.pendDrop++
-			r.pendBytes += int64(n)
-			r.stats.dropped.Add(1)
-			continue
-		}
+		r.pendDrop++
+		r.pendBytes += int64(n)
+		r.stats.dropped.Add(1)
+	}
+}
+
+// batch receives up to recvBatch datagrams into the chunk with one
+// recvmmsg(2). more: every slot was filled (the socket may hold more);
+// stop: the pass is over (socket empty, chunk full, or a fatal error).
+func (r *sourceReader) batch() (more, stop bool) {
+	base := len(r.buf)
+	full := r.buf[:cap(r.buf)]
+	k := min((cap(r.buf)-base-512)/recvSlot, recvBatch)
+	k = max(k, 1) // ensureRoom left room for one
+	for i := 0; i < k; i++ {
+		off := base + i*recvSlot + format.RecordHeaderSize
+		r.iovs[i].Base = &full[off]
+		r.iovs[i].SetLen(maxDatagram)
+		r.msgs[i].Hdr = unix.Msghdr{Iov: &r.iovs[i]}
+		r.msgs[i].Hdr.SetIovlen(1)
+		r.msgs[i].Len = 0
+	}
+	n, errno := recvmmsg(uintptr(r.fd), r.msgs[:k])
+	switch errno {
+	case 0:
+	case unix.EAGAIN:
+		return false, true
+	case unix.EINTR:
+		return true, false
+	case unix.ENOBUFS:
+		// The kernel dropped datagrams for this socket: say so in the stream.
+		r.stats.enobufs.Add(1)
+		r.appendNote(format.Note{Kind: "enobufs", Source: r.name, Count: 1})
+		r.got++
+		return true, false
+	default:
+		var err error = errno
+		r.failed.Store(&err)
+		return false, true
+	}
+	w := base
+	for i := 0; i < n; i++ {
+		ln := int(r.msgs[i].Len)
 		var flags uint8
-		if n > maxDatagram {
+		if ln > maxDatagram {
 			flags = format.FlagTruncated
-			n = maxDatagram
+			ln = maxDatagram
 			r.stats.truncated.Add(1)
 		}
-		l := len(r.buf)
-		format.PutRecordHeader(r.buf[l:l+format.RecordHeaderSize], r.src, flags, r.now(), n)
-		r.buf = r.buf[:l+format.RecordHeaderSize+n]
-		r.stats.frames.Add(1)
-		r.stats.bytes.Add(int64(n))
-		if cap(r.buf)-len(r.buf) < format.RecordHeaderSize+maxDatagram+512 {
-			r.full = true // the socket may hold more
-			return
+		src := base + i*recvSlot + format.RecordHeaderSize
+		if dst := w + format.RecordHeaderSize; dst != src {
+			copy(full[dst:dst+ln], full[src:src+ln])
 		}
+		format.PutRecordHeader(full[w:w+format.RecordHeaderSize], r.src, flags, r.now(), ln)
+		w += format.RecordHeaderSize + ln
+		r.stats.frames.Add(1)
+		r.stats.bytes.Add(int64(ln))
 	}
+	r.buf = r.buf[:w]
+	r.got += n
+	if cap(r.buf)-len(r.buf) < recvSlot+512 {
+		r.full = true // the socket may hold more
+		return false, true
+	}
+	return n == k, false
 }
 
 // err returns the fatal receive error, if any.
