@@ -21,26 +21,12 @@ import (
 	"github.com/ctrace/ctrace/analyze"
 	"github.com/ctrace/ctrace/auditlog"
 	"github.com/ctrace/ctrace/internal/kerneltest"
+	"github.com/ctrace/ctrace/internal/testbin"
 )
 
 var ctraceBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "containertest-bin")
-	if err != nil {
-		panic(err)
-	}
-	ctraceBin = filepath.Join(dir, "ctrace")
-	out, err := exec.Command("go", "build", "-o", ctraceBin, "../../cmd/ctrace").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building ctrace: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m, "../../cmd/ctrace", &ctraceBin) }
 
 // unavailable skips the test, or fails it when CI is set: CI machines must
 // run the container tests.

@@ -3,7 +3,6 @@
 package pathtruth
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,26 +12,12 @@ import (
 	"time"
 
 	"github.com/ctrace/ctrace/internal/kerneltest"
+	"github.com/ctrace/ctrace/internal/testbin"
 )
 
 var ctraceBin string
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "pathtruth-bin")
-	if err != nil {
-		panic(err)
-	}
-	ctraceBin = filepath.Join(dir, "ctrace")
-	out, err := exec.Command("go", "build", "-o", ctraceBin, "../../cmd/ctrace").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building ctrace: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testbin.Main(m, "../../cmd/ctrace", &ctraceBin) }
 
 // need skips the test when a program is missing, or fails it when CI is
 // set: .ci/run installs them.
@@ -67,31 +52,8 @@ func run(t *testing.T, name, dir, script string, env ...string) (*Report, *Trace
 	args := []string{"record", "--no-snapshot", "--force", "-o", capFile, "--",
 		"strace", "-f", "-yy", "-qq", "--seccomp-bpf", "-s", "4096", "-o", traceFile, "-e", "trace=" + tracedSyscalls,
 		"--", "sh", "-c", script}
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		cmd := exec.Command(ctraceBin, args...)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), env...)
-		var stderr, stdout bytes.Buffer
-		cmd.Stderr, cmd.Stdout = &stderr, &stdout
-		err := cmd.Run()
-		if strings.Contains(stderr.String(), "another ctrace recorder") && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Second)
-			continue
-		}
-		if err != nil {
-			t.Fatalf("ctrace record -- strace ... %q: %v\nstdout: %s\nstderr: %s", script, err, stdout.String(), stderr.String())
-		}
-		break
-	}
-	out, err := exec.Command(ctraceBin, "analyze", "--format", "json", capFile).Output()
-	if err != nil {
-		t.Fatalf("ctrace analyze: %v", err)
-	}
-	rep, err := DecodeReport(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	recordCommand(t, dir, env, args...)
+	rep := analyzeJSON(t, capFile)
 	f, err := os.Open(traceFile)
 	if err != nil {
 		t.Fatal(err)
@@ -142,6 +104,42 @@ func keep(t *testing.T, name, capFile, traceFile, dir string) {
 
 // maxKept bounds a recording kept in testdata/paths.
 const maxKept = 96 << 10
+
+// recordCommand runs `ctrace ARGS...` (a record command) in dir with env
+// added, and waits while another recorder runs (an engineer recording by
+// hand, a benchmark), for at most 3 minutes.
+func recordCommand(t *testing.T, dir string, env []string, args ...string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		cmd := exec.Command(ctraceBin, args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		if strings.Contains(string(out), "another ctrace recorder") && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Second)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("ctrace %q: %v\n%s", args, err, out)
+		}
+		return
+	}
+}
+
+// analyzeJSON returns the JSON report of a capture.
+func analyzeJSON(t *testing.T, capFile string) *Report {
+	t.Helper()
+	out, err := exec.Command(ctraceBin, "analyze", "--format", "json", capFile).Output()
+	if err != nil {
+		t.Fatalf("ctrace analyze: %v", err)
+	}
+	rep, err := DecodeReport(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
 
 // tracedPIDs are the processes strace followed.
 func tracedPIDs(tr *Trace) map[int]bool {
@@ -462,28 +460,8 @@ RUN rm /app/version.txt && mkdir /app/d2 && touch /app/d2/f && rm -rf /app/d2
 		}
 	}
 	capFile := filepath.Join(t.TempDir(), "build.ctr")
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		cmd := exec.Command(ctraceBin, "record", "--force", "-o", capFile, "--", "docker", "build", "--no-cache", "-q", "-t", tag, dir)
-		cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
-		out, err := cmd.CombinedOutput()
-		if strings.Contains(string(out), "another ctrace recorder") && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Second)
-			continue
-		}
-		if err != nil {
-			t.Fatalf("ctrace record -- docker build: %v\n%s", err, out)
-		}
-		break
-	}
-	out, err := exec.Command(ctraceBin, "analyze", "--format", "json", capFile).Output()
-	if err != nil {
-		t.Fatalf("ctrace analyze: %v", err)
-	}
-	rep, err := DecodeReport(out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	recordCommand(t, "", []string{"DOCKER_BUILDKIT=0"}, "record", "--force", "-o", capFile, "--", "docker", "build", "--no-cache", "-q", "-t", tag, dir)
+	rep := analyzeJSON(t, capFile)
 	text, _ := exec.Command(ctraceBin, "analyze", capFile).Output()
 	defer func() {
 		if t.Failed() {

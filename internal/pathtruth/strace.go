@@ -311,54 +311,18 @@ func (p *parser) syscall(tid int, name string, a []string, ret string) {
 		if strings.Contains(flags, "O_TRUNC") {
 			p.tr.Optional = append(p.tr.Optional, Op{PID: p.tgid[tid], Class: ClassTruncate, Path: pth})
 		}
-	case "truncate":
-		p.named(tid, ClassTruncate, nil, arg(0))
-	case "ftruncate":
-		if d := fdPath(arg(0)); d != "" {
-			p.add(tid, ClassTruncate, d)
-		}
-	case "unlink":
-		p.named(tid, ClassUnlink, nil, arg(0))
-	case "rmdir":
-		p.named(tid, ClassRmdir, nil, arg(0))
 	case "unlinkat":
 		class := ClassUnlink
 		if strings.Contains(arg(2), "AT_REMOVEDIR") {
 			class = ClassRmdir
 		}
 		p.named(tid, class, dir(0), arg(1))
-	case "mkdir":
-		p.named(tid, ClassMkdir, nil, arg(0))
-	case "mkdirat":
-		p.named(tid, ClassMkdir, dir(0), arg(1))
-	case "mknod":
-		p.named(tid, ClassMknod, nil, arg(0))
-	case "mknodat":
-		p.named(tid, ClassMknod, dir(0), arg(1))
 	case "rename":
 		p.named(tid, ClassRenameFr, nil, arg(0))
 		p.named(tid, ClassRenameTo, nil, arg(1))
 	case "renameat", "renameat2":
 		p.named(tid, ClassRenameFr, dir(0), arg(1))
 		p.named(tid, ClassRenameTo, dir(2), arg(3))
-	case "link":
-		p.named(tid, ClassLink, nil, arg(1))
-	case "linkat":
-		p.named(tid, ClassLink, dir(2), arg(3))
-	case "symlink":
-		p.named(tid, ClassSymlink, nil, arg(1))
-	case "symlinkat":
-		p.named(tid, ClassSymlink, dir(1), arg(2))
-	case "chmod":
-		p.named(tid, ClassChmod, nil, arg(0))
-	case "fchmodat", "fchmodat2":
-		p.named(tid, ClassChmod, dir(0), arg(1))
-	case "fchmod":
-		if d := fdPath(arg(0)); d != "" {
-			p.add(tid, ClassChmod, d)
-		}
-	case "chown", "lchown", "chown32", "lchown32":
-		p.named(tid, ClassChown, nil, arg(0))
 	case "fchownat":
 		if n, _ := strArg(arg(1)); n == "" && strings.Contains(arg(4), "AT_EMPTY_PATH") {
 			if d := fdPath(arg(0)); d != "" {
@@ -367,11 +331,41 @@ func (p *parser) syscall(tid int, name string, a []string, ret string) {
 			return
 		}
 		p.named(tid, ClassChown, dir(0), arg(1))
-	case "fchown", "fchown32":
-		if d := fdPath(arg(0)); d != "" {
-			p.add(tid, ClassChown, d)
+	default:
+		if c, ok := namedCalls[name]; ok {
+			var d *string
+			if c.dir >= 0 {
+				d = dir(c.dir)
+			}
+			p.named(tid, c.class, d, arg(c.name))
+		} else if class, ok := fdCalls[name]; ok {
+			if d := fdPath(arg(0)); d != "" {
+				p.add(tid, class, d)
+			}
 		}
 	}
+}
+
+// namedCalls are the calls of one operation on a name: its class, the
+// argument of the directory descriptor (-1: the working directory) and of
+// the name.
+var namedCalls = map[string]struct {
+	class     string
+	dir, name int
+}{
+	"truncate": {ClassTruncate, -1, 0}, "unlink": {ClassUnlink, -1, 0}, "rmdir": {ClassRmdir, -1, 0},
+	"mkdir": {ClassMkdir, -1, 0}, "mkdirat": {ClassMkdir, 0, 1},
+	"mknod": {ClassMknod, -1, 0}, "mknodat": {ClassMknod, 0, 1},
+	"link": {ClassLink, -1, 1}, "linkat": {ClassLink, 2, 3},
+	"symlink": {ClassSymlink, -1, 1}, "symlinkat": {ClassSymlink, 1, 2},
+	"chmod": {ClassChmod, -1, 0}, "fchmodat": {ClassChmod, 0, 1}, "fchmodat2": {ClassChmod, 0, 1},
+	"chown": {ClassChown, -1, 0}, "lchown": {ClassChown, -1, 0}, "chown32": {ClassChown, -1, 0}, "lchown32": {ClassChown, -1, 0},
+}
+
+// fdCalls are the calls of one operation on the file of their first
+// argument, a descriptor.
+var fdCalls = map[string]string{
+	"ftruncate": ClassTruncate, "fchmod": ClassChmod, "fchown": ClassChown, "fchown32": ClassChown,
 }
 
 // KeepTrace returns a strace log without the opens that neither write nor
