@@ -941,7 +941,7 @@ func parseRecord(r *rawRecord, data []byte, ps *partParser, p *parsedRecord) (pt
 			return
 		}
 		p.event, p.ms, p.hasArrival = true, v.TimeMS, r.arrival != 0
-		p.info.AuditEvent, p.info.Serial, p.info.TimeMS = true, v.Serial, v.TimeMS
+		p.info.AuditEvent, p.info.Serial, p.info.TimeMS, p.info.AuditType = true, v.Serial, v.TimeMS, v.Type
 		if modelType(v.Type) {
 			return parseAuditPart(v.Type, v.Body, ps)
 		}

@@ -28,6 +28,12 @@ const (
 	// cut-off compressed data, a read error); Text says which input, after
 	// which line, and why. Count is the number of lines read before.
 	NoteImportDamaged = "import_damaged"
+	// NoteImportFile: the records of the input named in Text, the second or
+	// a later input, follow. Audit
+	// serials are not compared across it: serials missing between two
+	// files of a set were in no file given, which is no loss of the
+	// kernel's.
+	NoteImportFile = "import_file"
 )
 
 // StdinName is how the input "-" is named in messages and in the header.
@@ -192,7 +198,12 @@ func Import(w io.Writer, names []string, opts ImportOptions) (*ImportResult, err
 	res := &ImportResult{Header: h}
 	cw := chunkWriter{fw: fw}
 	nodes := map[string]int64{}
-	for _, in := range inputs {
+	for i, in := range inputs {
+		if i > 0 {
+			if err := cw.note(format.Note{Kind: NoteImportFile, Source: "audit", Text: in.name}); err != nil {
+				return nil, err
+			}
+		}
 		ir, err := in.copy(&cw, nodes, opts, warn)
 		if err != nil {
 			return nil, err

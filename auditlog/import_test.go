@@ -213,11 +213,14 @@ func TestImportDamagedInput(t *testing.T) {
 	}
 	_, recs, _ := readCapture(t, ir.capture)
 	n := notes(t, recs)
-	if len(n) != 1 || n[0].Kind != NoteImportDamaged || n[0].Count != in.Lines || !strings.Contains(n[0].Text, "audit.log.1.gz: unreadable after line") {
+	if len(n) != 2 || n[0].Kind != NoteImportDamaged || n[0].Count != in.Lines || !strings.Contains(n[0].Text, "audit.log.1.gz: unreadable after line") ||
+		n[1].Kind != NoteImportFile || !strings.HasSuffix(n[1].Text, "/audit.log") {
 		t.Errorf("notes %+v", n)
 	}
-	// The damaged input's records, then its note, then the next input.
-	if recs[len(recs)-2].Source != format.SourceNote || recs[len(recs)-1].Source != format.SourceAudit {
+	// The damaged input's records, then its note, then the next input's
+	// note and records.
+	if recs[len(recs)-3].Source != format.SourceNote || recs[len(recs)-2].Source != format.SourceNote ||
+		recs[len(recs)-1].Source != format.SourceAudit {
 		t.Error("note not at the end of the damaged input")
 	}
 }

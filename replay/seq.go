@@ -25,7 +25,33 @@ type seqWindow struct {
 	missing uint64   // numbers that left the window unseen, minus late arrivals
 	late    uint64   // arrivals older than the window
 	seen    uint64   // Observe calls
+
+	// excuse: a boundary was passed (see boundary): the numbers between
+	// the highest seen and the next higher one are not missing.
+	excuse bool
+	// times, when not nil, holds per slot the time given with the number
+	// seen there (see observeAt), and ranges the gaps that left the
+	// window (at most maxGapRanges; rangeCount counts them all).
+	times      []int64
+	ranges     []GapRange
+	rangeCount int
+	// lastSet and lastSetT: the highest number seen among those that left
+	// the window, and its time (the time before a run that starts at the
+	// window's bottom).
+	lastSet  uint64
+	lastSetT int64
 }
+
+// GapRange is a run of consecutive numbers never seen: First to Last, and
+// the time (ms since the epoch, 0 when unknown) of the number seen just
+// before First and just after Last.
+type GapRange struct {
+	First, Last  uint32
+	After, Until int64
+}
+
+// maxGapRanges bounds the gap ranges a tracker keeps.
+const maxGapRanges = 100
 
 func newSeqWindow(size uint64) *seqWindow {
 	return &seqWindow{size: size, words: make([]uint64, size/64)}
@@ -55,16 +81,48 @@ func (w *seqWindow) windowLow() uint64 {
 	return 0
 }
 
-func (w *seqWindow) observe(v uint32) {
+// boundary says that the numbers not seen between the highest one so far
+// and the next higher one are not lost: the input was cut there (the end
+// of one log file of a set and the start of the next).
+func (w *seqWindow) boundary() {
+	if w.started {
+		w.excuse = true
+	}
+}
+
+// observeAt is observe with the time of the number's event.
+func (w *seqWindow) observeAt(v uint32, t int64) {
+	n := w.observe(v)
+	if w.times != nil && n >= w.windowLow() {
+		w.times[n%w.size] = t
+	}
+}
+
+func (w *seqWindow) observe(v uint32) uint64 {
 	n := w.unwrap(v)
 	w.seen++
 	if !w.started {
 		w.started = true
 		w.lo, w.hi = n, n
 		w.mark(n)
-		return
+		return n
 	}
 	switch {
+	case n > w.hi && w.excuse:
+		w.excuse = false
+		old := w.hi
+		if n-old-1 >= w.size {
+			// Retire the window as usual, then start again at n: nothing
+			// below it is counted.
+			w.advance(old + w.size)
+			clear(w.words)
+			w.set = 0
+			w.hi, w.lo = n, n
+		} else {
+			w.advance(n)
+			w.setRange(old+1, n-old-1)
+		}
+		w.mark(n)
 	case n > w.hi:
 		w.advance(n)
 		w.mark(n)
@@ -78,6 +136,68 @@ func (w *seqWindow) observe(v uint32) {
 			w.lo = n
 		}
 		w.mark(n)
+	}
+	return n
+}
+
+// setRange marks count numbers from from as seen (count below size, all in
+// the window).
+func (w *seqWindow) setRange(from, count uint64) {
+	for i := uint64(0); i < count; i++ {
+		w.mark(from + i)
+	}
+}
+
+// isSet reports whether number n (in the window) was seen.
+func (w *seqWindow) isSet(n uint64) bool {
+	word, mask := w.bit(n)
+	return *word&mask != 0
+}
+
+// timeOf returns the time kept for number n when it is in the window and
+// was seen, else 0.
+func (w *seqWindow) timeOf(n uint64) int64 {
+	if w.times == nil || n < w.windowLow() || n > w.hi || !w.isSet(n) {
+		return 0
+	}
+	return w.times[n%w.size]
+}
+
+// noteRanges records the runs of unseen numbers among count numbers from
+// from (all in the window, before their bits are cleared).
+func (w *seqWindow) noteRanges(from, count uint64) {
+	if w.times == nil {
+		return
+	}
+	end := from + count
+	for n := from; n < end; {
+		if w.isSet(n) {
+			w.lastSet, w.lastSetT = n, w.times[n%w.size]
+			n++
+			continue
+		}
+		first := n
+		for n < end && !w.isSet(n) {
+			n++
+		}
+		after := w.timeOf(first - 1)
+		if after == 0 && w.lastSet == first-1 {
+			after = w.lastSetT
+		}
+		w.addRange(first, n-1, after, w.timeOf(n))
+	}
+}
+
+// addRange adds a run of unseen numbers, or extends the last one when it
+// continues it (numbers leave the window a few at a time).
+func (w *seqWindow) addRange(first, last uint64, after, until int64) {
+	if k := len(w.ranges); k > 0 && uint64(w.ranges[k-1].Last)+1 == uint64(uint32(first)) && w.ranges[k-1].Until == 0 {
+		w.ranges[k-1].Last, w.ranges[k-1].Until = uint32(last), until
+		return
+	}
+	w.rangeCount++
+	if len(w.ranges) < maxGapRanges {
+		w.ranges = append(w.ranges, GapRange{First: uint32(first), Last: uint32(last), After: after, Until: until})
 	}
 }
 
@@ -103,15 +223,35 @@ func (w *seqWindow) advance(n uint64) {
 	inWindow := min(newLow, oldLow+w.size) // numbers below this were in the old window
 	leaving := inWindow - from
 	if leaving >= w.size {
+		w.noteRanges(from, w.size)
 		w.missing += leaving - w.set
 		clear(w.words)
 		w.set = 0
 	} else {
+		w.noteRanges(from, leaving)
 		setLeaving := w.clearRange(from, leaving)
 		w.missing += leaving - setLeaving
 		w.set -= setLeaving
 	}
-	w.missing += newLow - inWindow // never in any window, never seen
+	if newLow > inWindow {
+		w.addRange(inWindow, newLow-1, 0, 0) // never in any window, never seen
+	}
+	w.missing += newLow - inWindow
+}
+
+// gapRanges returns the gap ranges that left the window, then those still
+// in it, at most maxGapRanges, and how many there are in all.
+func (w *seqWindow) gapRanges() ([]GapRange, int) {
+	if !w.started {
+		return nil, 0
+	}
+	saved, savedN, savedSet, savedSetT := w.ranges, w.rangeCount, w.lastSet, w.lastSetT
+	w.ranges = append([]GapRange(nil), saved...)
+	from := max(w.windowLow(), w.lo)
+	w.noteRanges(from, w.hi-from+1)
+	r, n := w.ranges, w.rangeCount
+	w.ranges, w.rangeCount, w.lastSet, w.lastSetT = saved, savedN, savedSet, savedSetT
+	return r, n
 }
 
 // clearRange clears the bits of the count numbers starting at from (count
@@ -241,12 +381,42 @@ type AuditSerialTracker struct {
 
 // Observe records a serial. Only its low 32 bits count: the kernel's serial
 // is a u32.
-func (t *AuditSerialTracker) Observe(serial uint64) {
+func (t *AuditSerialTracker) Observe(serial uint64) { t.ObserveAt(serial, 0) }
+
+// ObserveAt records a serial with the time of its event (ms since the
+// epoch), which GapRanges gives for the serials around a gap.
+func (t *AuditSerialTracker) ObserveAt(serial uint64, timeMS int64) {
 	if t.w == nil {
 		t.w = newSeqWindow(AuditSerialTrackerWindow)
+		t.w.times = make([]int64, AuditSerialTrackerWindow)
 	}
-	t.w.observe(uint32(serial))
+	t.w.observeAt(uint32(serial), timeMS)
 }
+
+// Boundary says that the input was cut here: the next log file of a set
+// starts. Serials not seen between the highest one so far and the next
+// higher one are not counted as gaps: they were in no file given, which
+// is no loss of the kernel's.
+func (t *AuditSerialTracker) Boundary() {
+	if t.w != nil {
+		t.w.boundary()
+	}
+}
+
+// GapRanges returns where the serials never seen are: at most 100 runs,
+// in the order they were found, and how many runs there are in all.
+func (t *AuditSerialTracker) GapRanges() ([]GapRange, int) {
+	if t.w == nil {
+		return nil, 0
+	}
+	return t.w.gapRanges()
+}
+
+// KernelNumbered reports whether records of an audit type carry a serial
+// of the kernel's counter. Those of the audit daemon itself (DAEMON_START,
+// DAEMON_END, DAEMON_ROTATE..., 1200-1299) are written into its log with
+// the daemon's own numbers: they neither open nor close a serial gap.
+func KernelNumbered(typ uint16) bool { return typ < 1200 || typ > 1299 }
 
 // Gaps returns the number of serials between the lowest and the highest
 // seen that were never seen.

@@ -180,3 +180,70 @@ func TestSeqWindowClearRange(t *testing.T) {
 		w.set = before - got
 	}
 }
+
+// A boundary (the next file of a rotated set) excuses the serials between
+// the files, also when the files' records interleave in serial order at
+// the cut and when the missing part is larger than the window; gaps inside
+// a file are still counted.
+func TestAuditSerialTrackerBoundary(t *testing.T) {
+	var tr AuditSerialTracker
+	for s := uint64(100); s <= 200; s++ {
+		if s != 150 {
+			tr.Observe(s)
+		}
+	}
+	tr.Observe(202) // arrived before 201, in the same file
+	tr.Boundary()
+	tr.Observe(201) // the next file starts with a late one
+	for s := uint64(300); s <= 310; s++ {
+		tr.Observe(s)
+	}
+	if g := tr.Gaps(); g != 1 {
+		t.Errorf("gaps %d, want 1 (serial 150)", g)
+	}
+	tr.Boundary()
+	far := uint64(310 + 3*AuditSerialTrackerWindow)
+	for s := far; s < far+10; s++ {
+		if s != far+5 {
+			tr.Observe(s)
+		}
+	}
+	if g := tr.Gaps(); g != 2 {
+		t.Errorf("gaps %d, want 2 (150 and far+5)", g)
+	}
+}
+
+// GapRanges says where the serials are missing, with the times of the
+// events around each run.
+func TestAuditSerialTrackerGapRanges(t *testing.T) {
+	var tr AuditSerialTracker
+	for s := uint64(10); s <= 30; s++ {
+		if (s >= 13 && s <= 15) || s == 20 {
+			continue
+		}
+		tr.ObserveAt(s, int64(s)*1000)
+	}
+	r, n := tr.GapRanges()
+	want := []GapRange{{First: 13, Last: 15, After: 12000, Until: 16000}, {First: 20, Last: 20, After: 19000, Until: 21000}}
+	if n != 2 || len(r) != 2 || r[0] != want[0] || r[1] != want[1] {
+		t.Errorf("ranges %+v (%d), want %+v", r, n, want)
+	}
+	// Runs that left the window are kept, in order.
+	for s := uint64(31); s < 31+2*AuditSerialTrackerWindow; s++ {
+		if s != 40 {
+			tr.ObserveAt(s, 1)
+		}
+	}
+	r, n = tr.GapRanges()
+	if n != 3 || r[2].First != 40 || r[2].Last != 40 || tr.Gaps() != 5 {
+		t.Errorf("ranges %+v (%d), gaps %d", r, n, tr.Gaps())
+	}
+}
+
+func TestKernelNumbered(t *testing.T) {
+	for typ, want := range map[uint16]bool{1300: true, 1112: true, 1200: false, 1201: false, 1299: false, 1400: true} {
+		if KernelNumbered(typ) != want {
+			t.Errorf("KernelNumbered(%d) = %v", typ, !want)
+		}
+	}
+}

@@ -67,6 +67,29 @@ type Summary struct {
 	// nothing the kernel sent is missing), and inputs cut short by damage.
 	ImportSkipped int64    `json:"import_skipped,omitempty"`
 	ImportDamaged []string `json:"import_damaged,omitempty"`
+	// AuditSerialGapRanges says where the audit serial gaps are (at most
+	// 100 runs of missing serials); AuditSerialGapRangeCount counts them
+	// all.
+	AuditSerialGapRanges     []SerialGap `json:"audit_serial_gap_ranges,omitempty"`
+	AuditSerialGapRangeCount int         `json:"audit_serial_gap_range_count,omitempty"`
+}
+
+// SerialGap is a run of audit serials never seen: First to Last, after the
+// event of serial First-1 at After and before that of Last+1 at Until
+// (RFC 3339, "" when not known).
+type SerialGap struct {
+	First uint32 `json:"first"`
+	Last  uint32 `json:"last"`
+	After string `json:"after,omitempty"`
+	Until string `json:"until,omitempty"`
+}
+
+// msTime formats a time in ms since the epoch as RFC 3339 in UTC, "" for 0.
+func msTime(ms int64) string {
+	if ms == 0 {
+		return ""
+	}
+	return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z07:00")
 }
 
 // Losses break the total down by kind.
@@ -154,8 +177,9 @@ func NewSummarizer(r *format.Reader) *Summarizer {
 // the capture is decoded once.
 type RecordInfo struct {
 	// AuditEvent: an audit record that DecodeAudit decodes without error as
-	// an AuditEvent, with its header's Serial and TimeMS.
+	// an AuditEvent, with its header's Serial and TimeMS, and its Type.
 	AuditEvent bool
+	AuditType  uint16
 	Serial     uint64
 	TimeMS     int64
 	// ProcEvent: a proc connector record that DecodeProc decodes without
@@ -176,7 +200,7 @@ func (z *Summarizer) Info(rec format.Record) RecordInfo {
 	switch rec.Source {
 	case format.SourceAudit:
 		if v, err := ViewAudit(rec.Data, z.order); err == nil && v.Kind == AuditEvent {
-			in.AuditEvent, in.Serial, in.TimeMS = true, v.Serial, v.TimeMS
+			in.AuditEvent, in.Serial, in.TimeMS, in.AuditType = true, v.Serial, v.TimeMS, v.Type
 		}
 	case format.SourceProc:
 		if ev, err := DecodeProc(rec.Data, z.order); err == nil && ev.Kind != ProcNone {
@@ -222,7 +246,9 @@ func (z *Summarizer) ObserveInfo(rec format.Record, in RecordInfo) {
 	case format.SourceAudit:
 		sm.AuditFrames++
 		if in.AuditEvent {
-			z.serials.Observe(in.Serial)
+			if KernelNumbered(in.AuditType) {
+				z.serials.ObserveAt(in.Serial, in.TimeMS)
+			}
 			if z.minEventMS == 0 || in.TimeMS < z.minEventMS {
 				z.minEventMS = in.TimeMS
 			}
@@ -262,6 +288,10 @@ func (z *Summarizer) ObserveInfo(rec format.Record, in RecordInfo) {
 			z.notes.cmdPID = nt.PID
 		case "command_exit":
 			z.notes.cmdExit, z.notes.cmdSig = nt.ExitCode, nt.Signal
+		case "import_file":
+			// The next log file of an imported set: serials are not
+			// compared across the cut.
+			z.serials.Boundary()
 		case "import_skipped":
 			sm.ImportSkipped += nt.Count
 		case "import_damaged":
@@ -308,6 +338,14 @@ func (z *Summarizer) Finish() *Summary {
 	}
 	s.Losses.AuditSerialGaps = int64(z.serials.Gaps())
 	s.Losses.ProcSeqGaps = int64(z.procSeq.Gaps())
+	if s.Losses.AuditSerialGaps > 0 {
+		ranges, n := z.serials.GapRanges()
+		s.AuditSerialGapRangeCount = n
+		for _, g := range ranges {
+			s.AuditSerialGapRanges = append(s.AuditSerialGapRanges,
+				SerialGap{First: g.First, Last: g.Last, After: msTime(g.After), Until: msTime(g.Until)})
+		}
+	}
 	if o := h.OriginalLosses; h.Kind == "extract" && o != nil {
 		// An extract leaves frames out on purpose: its own gaps are not
 		// losses. The losses are those of the recording it was cut from,

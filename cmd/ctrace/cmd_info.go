@@ -91,6 +91,18 @@ func writeInfoText(w io.Writer, s *replay.Summary) {
 	l := s.Losses
 	p("lost", "%d in total: kernel %d, ENOBUFS %d, recorder dropped %d, audit serial gaps %d, proc sequence gaps %d, truncated frames %d",
 		s.Lost, l.KernelLost, l.ENOBUFS, l.RecorderDropped, l.AuditSerialGaps, l.ProcSeqGaps, l.TruncatedFrames)
+	for i, g := range s.AuditSerialGapRanges {
+		key := ""
+		if i == 0 {
+			key = "serial gaps:"
+		}
+		if i == maxGapLines {
+			fmt.Fprintf(w, "%-20s ... %d more runs of missing serials (--format json lists %d)\n", key,
+				s.AuditSerialGapRangeCount-i, len(s.AuditSerialGapRanges))
+			break
+		}
+		fmt.Fprintf(w, "%-20s %s\n", key, gapText(g))
+	}
 	state := "complete"
 	if s.Truncated {
 		state = fmt.Sprintf("TRUNCATED at offset %d", s.TruncatedAt)
@@ -123,6 +135,26 @@ func writeInfoText(w io.Writer, s *replay.Summary) {
 			fmt.Fprintf(w, "  %s\n", r)
 		}
 	}
+}
+
+// maxGapLines bounds the runs of missing serials the text shows.
+const maxGapLines = 10
+
+// gapText describes a run of missing audit serials.
+func gapText(g replay.SerialGap) string {
+	s := fmt.Sprintf("serials %d to %d (%d)", g.First, g.Last, g.Last-g.First+1)
+	if g.First == g.Last {
+		s = fmt.Sprintf("serial %d", g.First)
+	}
+	switch {
+	case g.After != "" && g.Until != "":
+		s += fmt.Sprintf(", between %s and %s", g.After, g.Until)
+	case g.After != "":
+		s += ", after " + g.After
+	case g.Until != "":
+		s += ", before " + g.Until
+	}
+	return s
 }
 
 func humanBytes(n int64) string {
