@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -78,6 +79,11 @@ type AuditOptions struct {
 type AuditControl struct {
 	mu     sync.Mutex
 	client *libaudit.AuditClient
+	// dial opens a control socket (libaudit.NewAuditClient; tests replace
+	// it), and retries counts the calls tried again on a fresh one.
+	dial    func() (*libaudit.AuditClient, error)
+	pause   time.Duration // before the second attempt (controlPause)
+	retries int
 
 	prepared  bool
 	saved     format.AuditStatus // found by Prepare
@@ -89,13 +95,14 @@ type AuditControl struct {
 // OpenAuditControl opens a control socket to the kernel audit subsystem and
 // checks that the caller may use it.
 func OpenAuditControl() (*AuditControl, error) {
-	client, err := libaudit.NewAuditClient(nil)
+	dial := func() (*libaudit.AuditClient, error) { return libaudit.NewAuditClient(nil) }
+	client, err := dial()
 	if err != nil {
 		return nil, auditErr("open audit control socket", err)
 	}
-	c := &AuditControl{client: client}
+	c := &AuditControl{client: client, dial: dial, pause: controlPause}
 	if _, err := c.status(); err != nil {
-		client.Close()
+		c.client.Close()
 		return nil, err
 	}
 	return c, nil
@@ -104,7 +111,67 @@ func OpenAuditControl() (*AuditControl, error) {
 // Close closes the control socket. It does not restore anything: call
 // Restore first.
 func (c *AuditControl) Close() error {
+	if c.client == nil {
+		return nil
+	}
 	return c.client.Close()
+}
+
+// Control calls under load. The kernel answers a control request from a
+// thread that can wait behind a heavy audit backlog; go-libaudit gives up
+// after 500 ms ("no reply received"), and the late answer then arrives on
+// the socket where the next request takes it for its own ("unexpected
+// sequence number"). So a call the kernel did not answer in time is tried
+// again on a fresh socket, after a pause that grows, up to controlAttempts
+// times: a recorder must not fail to start, nor to restore the audit
+// state, because the machine is busy.
+const controlAttempts = 8
+
+// controlPause is the pause before the second attempt; it doubles after
+// each (8 attempts wait about 25 s in all).
+const controlPause = 100 * time.Millisecond
+
+// errNoAck: waitAuditAck saw no acknowledgement in time.
+var errNoAck = errors.New("no acknowledgement from the kernel")
+
+// slowReply reports whether err says the kernel did not answer in time.
+func slowReply(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, errNoAck) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "no reply received") || strings.Contains(msg, "unexpected sequence number")
+}
+
+// call runs fn with the control socket, again on a fresh socket while the
+// kernel does not answer in time. timedOut reports whether an attempt
+// timed out (the kernel may have done what it was asked all the same).
+func (c *AuditControl) call(fn func(*libaudit.AuditClient) error) (timedOut bool, err error) {
+	pause := c.pause
+	for attempt := 0; attempt < controlAttempts; attempt++ {
+		if attempt > 0 {
+			timedOut = true
+			time.Sleep(pause)
+			pause *= 2
+			if c.client != nil {
+				c.client.Close()
+				c.client = nil
+			}
+			client, derr := c.dial()
+			if derr != nil {
+				return timedOut, errors.Join(err, auditErr("open a fresh audit control socket", derr))
+			}
+			c.client = client
+			c.retries++
+		}
+		if err = fn(c.client); !slowReply(err) {
+			return timedOut, err
+		}
+	}
+	return timedOut, fmt.Errorf("capture: the kernel did not answer in %d attempts: %w", controlAttempts, err)
 }
 
 // Status reads the kernel's audit status (AUDIT_GET).
@@ -115,7 +182,11 @@ func (c *AuditControl) Status() (format.AuditStatus, error) {
 }
 
 func (c *AuditControl) status() (format.AuditStatus, error) {
-	st, err := c.client.GetStatus()
+	var st *libaudit.AuditStatus
+	_, err := c.call(func(cl *libaudit.AuditClient) (err error) {
+		st, err = cl.GetStatus()
+		return err
+	})
 	if err != nil {
 		return format.AuditStatus{}, auditErr("get audit status", err)
 	}
@@ -208,12 +279,14 @@ func (c *AuditControl) Prepare(opts AuditOptions) error {
 // kernel has accepted it.
 func (c *AuditControl) apply(saved, applied format.AuditStatus, wfs [][]byte, lines []string) error {
 	if applied.BacklogLimit != saved.BacklogLimit {
-		if err := c.client.SetBacklogLimit(applied.BacklogLimit, libaudit.WaitForReply); err != nil {
+		if _, err := c.call(func(cl *libaudit.AuditClient) error {
+			return cl.SetBacklogLimit(applied.BacklogLimit, libaudit.WaitForReply)
+		}); err != nil {
 			return auditErr(fmt.Sprintf("set backlog limit to %d", applied.BacklogLimit), err)
 		}
 	}
 	if applied.Enabled != saved.Enabled {
-		if err := c.client.SetEnabled(true, libaudit.WaitForReply); err != nil {
+		if _, err := c.call(func(cl *libaudit.AuditClient) error { return cl.SetEnabled(true, libaudit.WaitForReply) }); err != nil {
 			return auditErr("enable audit", err)
 		}
 	}
@@ -221,7 +294,7 @@ func (c *AuditControl) apply(saved, applied format.AuditStatus, wfs [][]byte, li
 		if slices.ContainsFunc(wfs[:i], func(b []byte) bool { return bytes.Equal(b, wf) }) {
 			continue // the same rule twice: the kernel would say EEXIST
 		}
-		err := c.request(uint16(auparse.AUDIT_ADD_RULE), wf)
+		err := c.addRule(wf)
 		if errors.Is(err, syscall.EEXIST) {
 			return fmt.Errorf("capture: add rule %q: the kernel already has this rule "+
 				"(left by a killed recorder? RemoveStaleRules removes it)", lines[i])
@@ -283,7 +356,7 @@ func (c *AuditControl) restoreLocked() error {
 	if err != nil {
 		errs = append(errs, err)
 	} else {
-		_, serrs := restoreAuditSettings(c.client, cur, c.saved, nil)
+		_, serrs := restoreAuditSettings(c.call, cur, c.saved, nil)
 		errs = append(errs, serrs...)
 		if len(serrs) == 0 {
 			errs = append(errs, c.checkSettings())
@@ -319,7 +392,7 @@ func (c *AuditControl) checkSettings() error {
 
 // remaining returns those of wfs that the kernel still has.
 func (c *AuditControl) remaining(wfs [][]byte) ([][]byte, error) {
-	rules, err := c.client.GetRules()
+	rules, err := c.rules()
 	if err != nil {
 		return nil, auditErr("list rules", err)
 	}
@@ -340,7 +413,7 @@ func (c *AuditControl) remaining(wfs [][]byte) ([][]byte, error) {
 func (c *AuditControl) RemoveStaleRules() ([]string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rules, err := c.client.GetRules()
+	rules, err := c.rules()
 	if err != nil {
 		return nil, auditErr("list rules", err)
 	}
@@ -380,14 +453,46 @@ func (c *AuditControl) RemoveStaleRules() ([]string, error) {
 // that answer and its AddRule turns EEXIST into an untyped error, hence
 // this.
 func (c *AuditControl) request(typ uint16, data []byte) error {
-	seq, err := c.client.Netlink.Send(syscall.NetlinkMessage{
-		Header: syscall.NlMsghdr{Type: typ, Flags: syscall.NLM_F_REQUEST | syscall.NLM_F_ACK},
-		Data:   data,
+	_, err := c.requestTimed(typ, data)
+	return err
+}
+
+// requestTimed is request, and whether an attempt timed out.
+func (c *AuditControl) requestTimed(typ uint16, data []byte) (bool, error) {
+	timedOut, err := c.call(func(cl *libaudit.AuditClient) error {
+		seq, err := cl.Netlink.Send(syscall.NetlinkMessage{
+			Header: syscall.NlMsghdr{Type: typ, Flags: syscall.NLM_F_REQUEST | syscall.NLM_F_ACK},
+			Data:   data,
+		})
+		if err != nil {
+			return err
+		}
+		return waitAuditAck(cl.Netlink, seq)
 	})
-	if err != nil {
-		return err
+	if timedOut && typ == uint16(auparse.AUDIT_DEL_RULE) && errors.Is(err, syscall.ENOENT) {
+		return true, nil // an attempt that timed out deleted it
 	}
-	return waitAuditAck(c.client.Netlink, seq)
+	return timedOut, err
+}
+
+// addRule adds a rule. When an attempt timed out and the next one finds
+// the rule there (EEXIST), the attempt that timed out had added it.
+func (c *AuditControl) addRule(wf []byte) error {
+	timedOut, err := c.requestTimed(uint16(auparse.AUDIT_ADD_RULE), wf)
+	if timedOut && errors.Is(err, syscall.EEXIST) {
+		return nil
+	}
+	return err
+}
+
+// rules lists the kernel's rules.
+func (c *AuditControl) rules() ([][]byte, error) {
+	var rules [][]byte
+	_, err := c.call(func(cl *libaudit.AuditClient) (err error) {
+		rules, err = cl.GetRules()
+		return err
+	})
+	return rules, err
 }
 
 // waitAuditAck reads replies until the NLMSG_ERROR acknowledging seq and
@@ -413,7 +518,7 @@ func waitAuditAck(nl libaudit.NetlinkReceiver, seq uint32) error {
 			continue
 		case errors.Is(err, syscall.EAGAIN):
 			if time.Now().After(deadline) {
-				return fmt.Errorf("no reply from the kernel to request %d", seq)
+				return fmt.Errorf("request %d: %w", seq, errNoAck)
 			}
 			time.Sleep(time.Millisecond)
 			continue
@@ -462,7 +567,7 @@ var auditSettings = []auditSetting{
 // back to its saved value. When applied is not nil (the values a recorder
 // set), a setting that is neither saved nor applied was changed by someone
 // else since and is left alone. It returns notices of what it did.
-func restoreAuditSettings(client *libaudit.AuditClient, cur, saved format.AuditStatus, applied *format.AuditStatus) ([]string, []error) {
+func restoreAuditSettings(call func(func(*libaudit.AuditClient) error) (bool, error), cur, saved format.AuditStatus, applied *format.AuditStatus) ([]string, []error) {
 	var notices []string
 	var errs []error
 	if cur.Enabled == 2 {
@@ -484,7 +589,7 @@ func restoreAuditSettings(client *libaudit.AuditClient, cur, saved format.AuditS
 				s.name, now, was, s.get(*applied)))
 			continue
 		}
-		if err := s.set(client, was); err != nil {
+		if _, err := call(func(cl *libaudit.AuditClient) error { return s.set(cl, was) }); err != nil {
 			errs = append(errs, auditErr(fmt.Sprintf("restore %s from %d to %d", s.name, now, was), err))
 			continue
 		}

@@ -576,3 +576,113 @@ func TestIntegrationNotRoot(t *testing.T) {
 		t.Errorf("unprivileged OpenAuditControl:\n%s", out)
 	}
 }
+
+// A control call the kernel does not answer in time is tried again on a
+// fresh socket, with growing pauses; a refusal is not; and a kernel that
+// never answers gives an error after controlAttempts attempts.
+func TestControlRetriesOnAFreshSocket(t *testing.T) {
+	dials := 0
+	c := &AuditControl{pause: time.Microsecond, dial: func() (*libaudit.AuditClient, error) { dials++; return nil, nil }}
+	calls := 0
+	timedOut, err := c.call(func(*libaudit.AuditClient) error {
+		calls++
+		if calls == 1 {
+			return errors.New("no reply received")
+		}
+		if calls == 2 {
+			return errors.New("unexpected sequence number for reply (expected 7 but got 6)")
+		}
+		return nil
+	})
+	if err != nil || !timedOut || calls != 3 || dials != 2 || c.retries != 2 {
+		t.Errorf("err %v, timed out %v, %d calls, %d dials, %d retries", err, timedOut, calls, dials, c.retries)
+	}
+	calls = 0
+	if timedOut, err := c.call(func(*libaudit.AuditClient) error { calls++; return syscall.EPERM }); !errors.Is(err, syscall.EPERM) || timedOut || calls != 1 {
+		t.Errorf("a refusal: err %v, timed out %v, %d calls", err, timedOut, calls)
+	}
+	calls = 0
+	_, err = c.call(func(*libaudit.AuditClient) error { calls++; return fmt.Errorf("request 9: %w", errNoAck) })
+	if err == nil || calls != controlAttempts || !strings.Contains(err.Error(), "did not answer") {
+		t.Errorf("never answered: err %v after %d calls", err, calls)
+	}
+	c.dial = func() (*libaudit.AuditClient, error) { return nil, syscall.EMFILE }
+	if _, err := c.call(func(*libaudit.AuditClient) error { return errNoAck }); !errors.Is(err, syscall.EMFILE) {
+		t.Errorf("a fresh socket that cannot be opened: %v", err)
+	}
+}
+
+// Under an exec storm, a recorder starts, records and restores the audit
+// state it found, and control calls from another client (status, a rule
+// added and deleted) meanwhile all succeed.
+func TestIntegrationControlUnderExecStorm(t *testing.T) {
+	before := kerneltest.Lock(t)
+	if _, err := exec.LookPath("gcc"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("gcc is not installed")
+		}
+		t.Skip("gcc is not installed")
+	}
+	dir := t.TempDir()
+	storm := filepath.Join(dir, "storm")
+	if out, err := exec.Command("gcc", "-O2", "-o", storm, "../bench/storm.c", "-lpthread").CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	bg := exec.Command(storm, "-w", "2", "-t", "6", "-m", "exec", "-d", dir)
+	if err := bg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer bg.Wait()
+	time.Sleep(500 * time.Millisecond) // the storm is running
+
+	c := openControl(t)
+	done := make(chan struct{})
+	calls := make(chan error, 1)
+	go func() {
+		var errs []error
+		rule := "-a always,exit -F arch=b64 -S chroot -F key=ctrace-storm-test"
+		wfs, err := BuildRules([]string{rule})
+		if err != nil {
+			calls <- err
+			return
+		}
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				calls <- errors.Join(errs...)
+				return
+			default:
+			}
+			if _, err := c.Status(); err != nil {
+				errs = append(errs, err)
+			}
+			c.mu.Lock()
+			if err := c.request(uint16(auparse.AUDIT_ADD_RULE), wfs[0]); err != nil {
+				errs = append(errs, fmt.Errorf("add: %w", err))
+			}
+			if err := c.request(uint16(auparse.AUDIT_DEL_RULE), wfs[0]); err != nil {
+				errs = append(errs, fmt.Errorf("delete: %w", err))
+			}
+			c.mu.Unlock()
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	var stderr bytes.Buffer
+	res, err := Record(t.Context(), Options{Output: filepath.Join(dir, "storm.ctr"), NoSnapshot: true,
+		Duration: 3 * time.Second, RunDir: filepath.Join(dir, "run"), Stderr: &stderr})
+	close(done)
+	if cerr := <-calls; cerr != nil {
+		t.Errorf("control calls under the storm: %v", cerr)
+	}
+	if err != nil {
+		t.Fatalf("recording under the storm: %v\n%s", err, stderr.String())
+	}
+	if bg.Process.Signal(syscall.Signal(0)) != nil {
+		t.Error("the storm ended before the recording: the restore was not under load")
+	}
+	checkState(t, c, before, "after the recording, under the storm")
+	t.Logf("%d audit frames recorded; the other client's calls were retried %d times", res.Frames["audit"], c.retries)
+	if res.Frames["audit"] < 1000 {
+		t.Errorf("only %d audit frames: no storm?", res.Frames["audit"])
+	}
+}

@@ -133,7 +133,7 @@ func RecoverStale(statePath string) (notices []string, err error) {
 	if err != nil {
 		return notices, errors.Join(rerr, err)
 	}
-	done, serrs := restoreAuditSettings(c.client, cur, st.Saved, st.Applied)
+	done, serrs := restoreAuditSettings(c.call, cur, st.Saved, st.Applied)
 	notices = append(notices, done...)
 	errs = append(errs, serrs...)
 	if err := errors.Join(errs...); err != nil {
