@@ -39,6 +39,9 @@ type Capture struct {
 	DamageCount int
 	// Undecodable counts records that could not be decoded, per source.
 	Undecodable map[string]int
+	// LateRecords counts the audit records that arrived after their event
+	// had been analyzed (Model.LateRecords).
+	LateRecords int
 }
 
 // Analysis is a capture's process model with the capture's description.
@@ -80,6 +83,7 @@ func AnalyzeFile(path string) (*Analysis, error) {
 		c.Damage = append(c.Damage, damageText(p))
 	}
 	c.Undecodable = m.Undecodable
+	c.LateRecords = m.LateRecords
 	return a, nil
 }
 
@@ -114,8 +118,15 @@ func (a *Analysis) Warnings() []string {
 	if c.Lost > 0 {
 		w = append(w, fmt.Sprintf("the capture lost %d events (%s): processes or files may be missing", c.Lost, lossText(c.Losses)))
 	}
+	if c.LateRecords > 0 {
+		w = append(w, fmt.Sprintf("%d audit records arrived more than %s after their event had been analyzed: each was taken for an event of its own, so what it says may be missing from its process", c.LateRecords, ReorderWindowText()))
+	}
 	return w
 }
+
+// ReorderWindowText is how long the analyzer waits for an audit event's
+// records (the reorder window), as the reports say it: "2s".
+func ReorderWindowText() string { return fmt.Sprintf("%gs", float64(reorderWindow)/1e9) }
 
 func lossText(l replay.Losses) string {
 	return fmt.Sprintf("kernel %d, ENOBUFS %d, recorder dropped %d, audit serial gaps %d, proc sequence gaps %d, truncated frames %d",

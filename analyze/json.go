@@ -68,6 +68,9 @@ type jsonCapture struct {
 	// UnresolvedFiles those whose path could not be proved.
 	FileOperations  int `json:"file_operations"`
 	UnresolvedFiles int `json:"unresolved_file_operations"`
+	// LateRecords: audit records that arrived after their event was
+	// analyzed (Capture.LateRecords).
+	LateRecords int `json:"late_records"`
 }
 
 type jsonProcess struct {
@@ -211,6 +214,7 @@ func (a *Analysis) writeJSON(w io.Writer, procs []*Process, containers []*Contai
 		Containers: []jsonContainer{},
 	}
 	r.Capture.FileOperations, r.Capture.UnresolvedFiles = a.fileCounts()
+	r.Capture.LateRecords = c.LateRecords
 	if r.Capture.Damage == nil {
 		r.Capture.Damage = []string{}
 	}

@@ -397,6 +397,10 @@ type Model struct {
 	HasAudit, HasProc, HasSnapshot bool
 	// Undecodable counts records that could not be read, per source.
 	Undecodable map[string]int
+	// LateRecords counts audit records that arrived after their event had
+	// been released (more than the reorder window, 2 s, behind): each
+	// became part of an event of its own.
+	LateRecords int
 
 	containers []*Container
 }
@@ -410,7 +414,7 @@ func buildModel(tl *timeline) *Model {
 	b.finish()
 	m := &Model{
 		Processes: b.procs, HasAudit: tl.hasAudit, HasProc: tl.hasProc, HasSnapshot: tl.hasSnapshot,
-		Undecodable: map[string]int{}, containers: b.containers,
+		Undecodable: map[string]int{}, containers: b.containers, LateRecords: tl.stats.lateRecords,
 	}
 	for k, n := range map[string]int{"audit": tl.auditUndecodable, "proc": tl.procUndecodable, "snapshot": tl.snapUndecodable} {
 		if n > 0 {

@@ -187,3 +187,47 @@ func TestChrootHostPathsAndDirectoryRename(t *testing.T) {
 		t.Errorf("before the chroot: host path %q", p.Files[0].HostPath)
 	}
 }
+
+// Rule: records of an audit event that arrive after the event was released
+// (more than the reorder window behind) are counted, and the reports and
+// info say so: never silently taken for events of their own.
+func TestLateRecordsAreCounted(t *testing.T) {
+	c := fileCap(t)
+	c.record(1, 1, sys(nrOpenat, 3, atCWD, 0, 0o101).rec())
+	c.record(1, 1, cwdRec("/w"))
+	c.record(1, 1, pathRec(0, "/w", 1, "040755", "PARENT"))
+	c.event(5000, 2, sys(nrOpenat, 4, atCWD, 0, 0o101).rec(), cwdRec("/w"),
+		pathRec(0, "/w", 1, "040755", "PARENT"), pathRec(1, "b", 3, "0100644", "CREATE"))
+	// Records are read in batches of 512: more events in between, so that
+	// the late record is read after event 1 was released.
+	for i := 0; i < 400; i++ {
+		c.event(5001+int64(i), 10+i, call{nr: 39, pid: 2000, ppid: 1}.rec())
+	}
+	c.record(1, 1, pathRec(1, "a", 2, "0100644", "CREATE")) // 5 s late
+	c.record(1, 1, rec{"EOE", ""})
+	if m := c.model(); m.LateRecords != 2 {
+		t.Errorf("late records %d, want 2", m.LateRecords)
+	}
+	file := c.file()
+	a, err := AnalyzeFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Capture.LateRecords != 2 || !slices.ContainsFunc(a.Warnings(), func(w string) bool { return strings.Contains(w, "2 audit records arrived") }) {
+		t.Errorf("late records %d, warnings %q", a.Capture.LateRecords, a.Warnings())
+	}
+	var txt strings.Builder
+	if err := a.WriteText(&txt, 0); err != nil || !strings.Contains(txt.String(), "late:       2 AUDIT RECORDS") {
+		t.Errorf("text header:\n%s", txt.String())
+	}
+	s, err := Summarize(file, nil)
+	if err != nil || s.LateRecords != 2 {
+		t.Errorf("Summarize: %v, late records %d", err, s.LateRecords)
+	}
+	// In time, nothing is late.
+	c2 := fileCap(t)
+	c2.event(1, 1, sys(nrOpenat, 3, atCWD, 0, 0o101).rec(), cwdRec("/w"), pathRec(0, "/w", 1, "040755", "PARENT"))
+	if m := c2.model(); m.LateRecords != 0 {
+		t.Errorf("late records %d in a capture in order", m.LateRecords)
+	}
+}

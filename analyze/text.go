@@ -149,6 +149,10 @@ func (a *Analysis) textHeader(t *textWriter, pid int) {
 	} else {
 		t.printf("losses:     %d EVENTS LOST (%s): processes or files may be missing\n", c.Lost, lossText(c.Losses))
 	}
+	if c.LateRecords > 0 {
+		t.printf("late:       %d AUDIT RECORDS arrived more than %s after their event was analyzed: each was taken for an event of its own\n",
+			c.LateRecords, ReorderWindowText())
+	}
 	state := "complete"
 	if c.Truncated {
 		state = fmt.Sprintf("TRUNCATED at offset %d: analyzed up to the cut", c.TruncatedAt)

@@ -139,8 +139,8 @@ type timedNote struct {
 // is reorderWindow older than the horizon. An item arriving later than that
 // (a syscall blocked for longer, a clock stepped back) is released as soon
 // as it arrives, after what was released already; records of an audit
-// event already released make an event of their own. Both are rare and
-// only change the order in which the builder sees them.
+// event already released make an event of their own: they are counted
+// (lateRecords, reported by info and in the analyze header). Both are rare.
 //
 // Two facts hold releases back. The snapshot: its processes sort at their
 // start times, before everything, so nothing is released until
@@ -175,7 +175,10 @@ type timeline struct {
 	pending itemQueue
 	slots   *[eventSlots]*auditEvent // audit events not released yet (findEvent)
 	events  map[evKey]*auditEvent
-	snaps   map[int]*snapGroup // snapshot groups not sealed yet
+	// released remembers the stamps of the latest released audit events,
+	// by serial, to recognise a record of one of them (lateRecords).
+	released *[releasedSlots]evKey
+	snaps    map[int]*snapGroup // snapshot groups not sealed yet
 
 	horizon    int64 // latest receive (or event) time seen
 	hasHorizon bool
@@ -192,7 +195,14 @@ type timelineStats struct {
 	late       int   // items that arrived after their place was passed
 	maxLate    int64 // how much later than the release point, at most
 	released   int
+	// lateRecords: audit records of an event already released, which
+	// therefore became (part of) an event of their own.
+	lateRecords int
 }
+
+// releasedSlots is how many released audit events the timeline remembers
+// (by serial): records later than that many events are not recognised.
+const releasedSlots = 1 << 16
 
 type evKey struct {
 	ms     int64
@@ -247,11 +257,12 @@ const (
 // then calls close.
 func readTimeline(src RecordSource, o readOptions) *timeline {
 	tl := &timeline{
-		hdr:    *src.Header(),
-		sum:    o.sum,
-		slots:  new([eventSlots]*auditEvent),
-		events: make(map[evKey]*auditEvent),
-		snaps:  make(map[int]*snapGroup),
+		hdr:      *src.Header(),
+		sum:      o.sum,
+		slots:    new([eventSlots]*auditEvent),
+		released: new([releasedSlots]evKey),
+		events:   make(map[evKey]*auditEvent),
+		snaps:    make(map[int]*snapGroup),
 	}
 	tl.procKnown = !tl.hdr.Proc
 	tl.in = newRecordStream(src, replay.ByteOrderOf(tl.hdr.ByteOrder), o.workers)
@@ -310,6 +321,7 @@ func (tl *timeline) release() *item {
 	if ev := it.audit; ev != nil {
 		tl.removeEvent(ev)
 		ev.finish()
+		tl.released[ev.serial%releasedSlots] = evKey{ev.ms, ev.serial}
 	}
 	return it
 }
@@ -403,6 +415,9 @@ func (tl *timeline) addAudit(p *parsedRecord) {
 	tl.hasAudit = true
 	if !p.hasArrival {
 		tl.advance(p.ms * 1e6)
+	}
+	if k := (evKey{p.ms, p.info.Serial}); k != (evKey{}) && tl.released[k.serial%releasedSlots] == k {
+		tl.stats.lateRecords++
 	}
 	f := p.frag
 	if f == nil {
@@ -1000,5 +1015,38 @@ func buildSummarized(r *format.Reader) (*Model, *replay.Summary, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return m, sum.Finish(), nil
+	s := sum.Finish()
+	s.LateRecords = int64(m.LateRecords)
+	return m, s, nil
+}
+
+// Summarize is replay.Summarize, and what only the analyzer's reading of
+// the capture knows: the audit records that came after their event had
+// been released (Summary.LateRecords). It reads the records as the
+// analyzer does, without building the model. progress, when not nil, is
+// called now and then with the number of records read.
+func Summarize(path string, progress func(records int64)) (*replay.Summary, error) {
+	r, err := format.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	w := workers()
+	r.SetConcurrency(min(w, maxDecoders))
+	sum := replay.NewSummarizer(r)
+	tl := readTimeline(r, readOptions{workers: w, sum: sum})
+	defer tl.close()
+	next := int64(1 << 16)
+	for it := tl.next(); it != nil; it = tl.next() {
+		if progress != nil && tl.nrec >= next {
+			progress(tl.nrec)
+			next = tl.nrec + 1<<16
+		}
+	}
+	if tl.err != nil {
+		return nil, tl.err
+	}
+	s := sum.Finish()
+	s.LateRecords = int64(tl.stats.lateRecords)
+	return s, nil
 }

@@ -3,11 +3,15 @@ package auditlog
 import (
 	"errors"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ctrace/ctrace/replay"
 )
 
 // repoRoot is the directory holding go.mod, found upward from the test's
@@ -94,8 +98,70 @@ func TestCorpusImport(t *testing.T) {
 				t.Errorf("%d records imported, the file has %d", in.Records, len(want))
 			}
 			diffLines(t, "dump", auditLines(dumpCapture(t, ir.capture, DumpAudit)), want)
+			// Serial gaps never cry wolf: a log that has every kernel
+			// serial between its lowest and its highest (counted by code
+			// that shares nothing with the tracker; the daemon's own
+			// records do not count) loses nothing, and no log loses more
+			// than it misses. (The corpus's excerpts, a few records of a
+			// longer log or sessions with sshd's records taken out, miss
+			// serials; a log across a reboot starts its serials again.)
+			s := summarizeBytes(t, ir.capture)
+			missing := missingSerials(t, want)
+			if s.Lost != s.Losses.AuditSerialGaps || s.Lost > missing || (missing == 0 && s.Lost != 0) {
+				t.Errorf("serial gaps %d, lost %d; the file misses %d kernel serials", s.Losses.AuditSerialGaps, s.Lost, missing)
+			}
 		})
 	}
+}
+
+// summarizeBytes is replay.Summarize of a capture held in memory.
+func summarizeBytes(t *testing.T, capture []byte) *replay.Summary {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "c.ctr")
+	if err := os.WriteFile(f, capture, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := replay.Summarize(f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// missingSerials counts the serials between the lowest and the highest of
+// the kernel's records (not 1200-1299, the audit daemon's own) that no
+// line has.
+func missingSerials(t *testing.T, lines []string) int64 {
+	t.Helper()
+	seen := map[uint64]bool{}
+	for _, l := range lines {
+		typ, rest, ok := strings.Cut(strings.TrimPrefix(l, "type="), " msg=audit(")
+		if !ok {
+			continue
+		}
+		num, err := replay.TypeFromName(typ)
+		if err != nil {
+			t.Fatalf("record type %q: %v", typ, err)
+		}
+		if num >= 1200 && num <= 1299 {
+			continue
+		}
+		stamp, _, _ := strings.Cut(rest, ")")
+		_, serial, _ := strings.Cut(stamp, ":")
+		n, err := strconv.ParseUint(serial, 10, 64)
+		if err != nil {
+			t.Fatalf("serial in %q", l)
+		}
+		seen[n] = true
+	}
+	if len(seen) == 0 {
+		return 0
+	}
+	lo, hi := uint64(math.MaxUint64), uint64(0)
+	for n := range seen {
+		lo, hi = min(lo, n), max(hi, n)
+	}
+	return int64(hi-lo+1) - int64(len(seen))
 }
 
 func TestCorpusHeaders(t *testing.T) {
@@ -146,6 +212,17 @@ func TestCorpusSlicesAsRotatedSet(t *testing.T) {
 		t.Errorf("import order %v", ir.res.Header.ImportedFrom)
 	}
 	diffLines(t, "slices", auditLines(dumpCapture(t, ir.capture, DumpAudit)), want)
+	// Followed across the files, the set loses what its files miss inside
+	// them, and nothing at the cuts.
+	s := summarizeBytes(t, ir.capture)
+	var inside int64
+	for _, name := range names {
+		log, _ := os.ReadFile(filepath.Join(dir, name))
+		inside += missingSerials(t, rawLines(t, log))
+	}
+	if s.Losses.AuditSerialGaps != inside {
+		t.Errorf("serial gaps %d over the slices; their files miss %d kernel serials inside them", s.Losses.AuditSerialGaps, inside)
+	}
 }
 
 func twoDigits(i int) string { return string([]byte{byte('0' + i/10), byte('0' + i%10)}) }

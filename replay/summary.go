@@ -72,6 +72,11 @@ type Summary struct {
 	// all.
 	AuditSerialGapRanges     []SerialGap `json:"audit_serial_gap_ranges,omitempty"`
 	AuditSerialGapRangeCount int         `json:"audit_serial_gap_range_count,omitempty"`
+	// LateRecords counts audit records that arrived more than the
+	// analyzer's reorder window (2 s) after their event had been released,
+	// so that the analyzer took them for an event of their own. Only the
+	// analyzer's reading knows it (analyze.Summarize); Summarize leaves 0.
+	LateRecords int64 `json:"late_records"`
 }
 
 // SerialGap is a run of audit serials never seen: First to Last, after the

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ctrace/ctrace/analyze"
 	"github.com/ctrace/ctrace/replay"
 )
 
@@ -33,13 +34,13 @@ func runInfo(path, outFormat string, stdout, stderr io.Writer) error {
 	if outFormat != "text" && outFormat != "json" {
 		return fmt.Errorf("info: --format must be text or json, not %q", outFormat)
 	}
-	var progress func(done, total int64)
+	var progress func(records int64)
 	if isTerminal(stderr) {
-		progress = func(done, total int64) {
-			fmt.Fprintf(stderr, "\r\033[Kreading %s: %d%%", path, done*100/max(total, 1))
+		progress = func(records int64) {
+			fmt.Fprintf(stderr, "\r\033[Kreading %s: %d records", path, records)
 		}
 	}
-	s, err := replay.Summarize(path, progress)
+	s, err := analyze.Summarize(path, progress)
 	if progress != nil {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
@@ -91,6 +92,8 @@ func writeInfoText(w io.Writer, s *replay.Summary) {
 	l := s.Losses
 	p("lost", "%d in total: kernel %d, ENOBUFS %d, recorder dropped %d, audit serial gaps %d, proc sequence gaps %d, truncated frames %d",
 		s.Lost, l.KernelLost, l.ENOBUFS, l.RecorderDropped, l.AuditSerialGaps, l.ProcSeqGaps, l.TruncatedFrames)
+	p("late records", "%d (audit records that arrived more than %s after their event was analyzed: analyze takes each for an event of its own)",
+		s.LateRecords, analyze.ReorderWindowText())
 	for i, g := range s.AuditSerialGapRanges {
 		key := ""
 		if i == 0 {
