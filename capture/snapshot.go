@@ -115,12 +115,12 @@ func snapshotDir(dir *os.Root, pid, clockTicks int, st *SnapshotStats, emit func
 	if err != nil {
 		proc.Errors = append(proc.Errors, note("task", err))
 	}
-	if !slices.Contains(tids, pid) {
-		// The leader stays listed while any thread lives, even as a
-		// zombie; its record comes from /proc/PID/stat in any case.
-		tids = append(tids, pid)
-		slices.Sort(tids)
-	}
+	// The leader first, then the other threads by tid (after the pid
+	// numbers wrapped, a thread's tid can be lower than its leader's). The
+	// leader stays listed while any thread lives, even as a zombie; its
+	// record comes from /proc/PID/stat in any case.
+	tids = slices.DeleteFunc(tids, func(tid int) bool { return tid == pid })
+	tids = append([]int{pid}, tids...)
 
 	for _, tid := range tids {
 		ts := lead

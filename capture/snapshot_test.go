@@ -31,11 +31,14 @@ func collectSnapshot(t *testing.T, procRoot string, hz int) ([]format.SnapshotPr
 	return recs, st
 }
 
+// checkSnapshotSorted: processes by pid, each its leader first, then its
+// other threads by tid.
 func checkSnapshotSorted(t *testing.T, recs []format.SnapshotProcess) {
 	t.Helper()
 	for i := 1; i < len(recs); i++ {
 		a, b := recs[i-1], recs[i]
-		if a.PID > b.PID || a.PID == b.PID && a.TID >= b.TID {
+		if a.PID > b.PID || a.PID == b.PID && (b.TID == b.PID || a.TID != a.PID && a.TID >= b.TID) ||
+			a.PID != b.PID && b.TID != b.PID {
 			t.Fatalf("records out of order at %d: (%d,%d) then (%d,%d)", i, a.PID, a.TID, b.PID, b.TID)
 		}
 	}
@@ -391,6 +394,9 @@ func TestSnapshotFakeProc(t *testing.T) {
 	f.file("1000/cgroup", "")
 	f.file("1000/status", "Name:\texact\n")
 	f.file("1000/task/1000/stat", statLine(1000, "exact", 1, 0, 7))
+	// A thread made after the pid numbers wrapped: its tid is lower than
+	// its leader's, and its record comes after the leader's all the same.
+	f.file("1000/task/7/stat", statLine(7, "wrapped", 1, 0, 8))
 
 	recs, st := collectSnapshot(t, f.root, 100)
 	checkSnapshotSorted(t, recs)
@@ -435,6 +441,9 @@ func TestSnapshotFakeProc(t *testing.T) {
 		{PID: 1000, TID: 1000, PPID: 1, Comm: "exact", Exe: "/bin/exact", Argv: []string{exact[:len(exact)-1]},
 			Cwd: "/", Root: "/", UID: -1, StartTicks: 7, StartBoot: 70_000_000,
 			Errors: []string{"uid: no Uid line in status"}},
+		{PID: 1000, TID: 7, PPID: 1, Comm: "wrapped", Exe: "/bin/exact", Argv: []string{exact[:len(exact)-1]},
+			Cwd: "/", Root: "/", UID: -1, StartTicks: 8, StartBoot: 80_000_000,
+			Errors: []string{"uid: no Uid line in status"}},
 	}
 	if len(recs) != len(want) {
 		t.Errorf("got %d records, want %d", len(recs), len(want))
@@ -446,7 +455,7 @@ func TestSnapshotFakeProc(t *testing.T) {
 			t.Errorf("record %d (argv equal: %v):\n got %s\nwant %s", i, slices.Equal(recs[i].Argv, want[i].Argv), jsonOf(g), jsonOf(w))
 		}
 	}
-	wantSt := SnapshotStats{Processes: 4, Threads: 6, Vanished: 3, Partial: 2}
+	wantSt := SnapshotStats{Processes: 4, Threads: 7, Vanished: 3, Partial: 3}
 	if st != wantSt {
 		t.Errorf("stats %+v, want %+v", st, wantSt)
 	}

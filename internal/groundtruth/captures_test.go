@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	model "github.com/ctrace/ctrace/analyze"
 )
 
 // keptCaptures returns the workload names of testdata/captures/*.ctr.
@@ -217,6 +219,21 @@ func TestVerifyCaptureCatchesWrongTruth(t *testing.T) {
 		errs := VerifyCapture(out, c)
 		if !slices.ContainsFunc(errs, func(s string) bool { return strings.Contains(s, tc.want) }) {
 			t.Errorf("%s, %s changed: want an error with %q, got %q", tc.capture, tc.ev, tc.want, errs)
+		}
+	}
+}
+
+// TestCapturesLoseNothing: every capture kept in testdata was recorded
+// (or imported) without loss, so none may report one: no serial or
+// sequence gap, no late record.
+func TestCapturesLoseNothing(t *testing.T) {
+	for _, f := range allCaptures(t) {
+		s, err := model.Summarize(f, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Lost != 0 || s.LateRecords != 0 {
+			t.Errorf("%s: lost %d (%+v), %d late records", f, s.Lost, s.Losses, s.LateRecords)
 		}
 	}
 }
