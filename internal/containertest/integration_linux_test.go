@@ -28,17 +28,6 @@ var ctraceBin string
 
 func TestMain(m *testing.M) { testbin.Main(m, "../../cmd/ctrace", &ctraceBin) }
 
-// unavailable skips the test, or fails it when CI is set: CI machines must
-// run the container tests.
-func unavailable(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg + " (CI is set: failing instead of skipping)")
-	}
-	t.Skip(msg)
-}
-
 // requireDocker makes docker usable (testdata/docker/setup.sh: installs
 // docker.io and busybox-static if needed, starts dockerd, builds the busybox
 // image) and returns the image name.
@@ -46,7 +35,7 @@ func requireDocker(t *testing.T) string {
 	t.Helper()
 	out, err := exec.Command("bash", filepath.Join(repoRoot, "testdata", "docker", "setup.sh")).CombinedOutput()
 	if err != nil {
-		unavailable(t, "docker is not usable (testdata/docker/setup.sh: %v):\n%s", err, out)
+		testbin.Unavailable(t, "docker is not usable (testdata/docker/setup.sh: %v):\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	return lines[len(lines)-1]
@@ -339,11 +328,11 @@ func TestIntegrationRuncRun(t *testing.T) {
 	kerneltest.Lock(t)
 	runc, err := exec.LookPath("runc")
 	if err != nil {
-		unavailable(t, "runc is not installed (Debian: runc, which docker.io depends on)")
+		testbin.Unavailable(t, "runc is not installed (Debian: runc, which docker.io depends on)")
 	}
 	busybox, err := exec.LookPath("busybox")
 	if err != nil {
-		unavailable(t, "busybox is not installed (Debian: busybox-static)")
+		testbin.Unavailable(t, "busybox is not installed (Debian: busybox-static)")
 	}
 	// A fixed place, so that the kept capture's paths do not change with
 	// each recording.
@@ -424,11 +413,11 @@ func TestIntegrationAuditdLog(t *testing.T) {
 	img := requireDocker(t)
 	auditd, err := exec.LookPath("auditd")
 	if err != nil {
-		unavailable(t, "auditd is not installed (Debian: auditd)")
+		testbin.Unavailable(t, "auditd is not installed (Debian: auditd)")
 	}
 	auditctl, err := exec.LookPath("auditctl")
 	if err != nil {
-		unavailable(t, "auditctl is not installed (Debian: auditd)")
+		testbin.Unavailable(t, "auditctl is not installed (Debian: auditd)")
 	}
 	const name = "ctrace-test-auditd"
 	removeContainer(t, name)
@@ -657,10 +646,10 @@ func TestIntegrationAuditdStormLogLosesNothing(t *testing.T) {
 	kerneltest.Lock(t)
 	auditd, err := exec.LookPath("auditd")
 	if err != nil {
-		unavailable(t, "auditd is not installed (Debian: auditd)")
+		testbin.Unavailable(t, "auditd is not installed (Debian: auditd)")
 	}
 	if _, err := exec.LookPath("gcc"); err != nil {
-		unavailable(t, "gcc is not installed")
+		testbin.Unavailable(t, "gcc is not installed")
 	}
 	dir := t.TempDir()
 	storm := filepath.Join(dir, "storm")

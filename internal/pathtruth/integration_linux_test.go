@@ -19,21 +19,6 @@ var ctraceBin string
 
 func TestMain(m *testing.M) { testbin.Main(m, "../../cmd/ctrace", &ctraceBin) }
 
-// need skips the test when a program is missing, or fails it when CI is
-// set: .ci/run installs them.
-func need(t *testing.T, progs ...string) {
-	t.Helper()
-	for _, p := range progs {
-		if _, err := exec.LookPath(p); err != nil {
-			msg := fmt.Sprintf("%s is not installed", p)
-			if os.Getenv("CI") != "" {
-				t.Fatal(msg + " (CI is set: .ci/run must install it)")
-			}
-			t.Skip(msg)
-		}
-	}
-}
-
 // tracedSyscalls are the calls strace logs: every file operation ctrace
 // reports, and what places names (working directory, root, processes).
 const tracedSyscalls = "open,openat,openat2,creat,truncate,ftruncate,unlink,unlinkat,rmdir,mkdir,mkdirat," +
@@ -180,7 +165,7 @@ func hasOp(rep *Report, op, host string) bool {
 // directory and by absolute names.
 func TestIntegrationCoreutils(t *testing.T) {
 	kerneltest.Lock(t)
-	need(t, "strace")
+	testbin.Need(t, "strace")
 	dir := t.TempDir()
 	makeTree(t, filepath.Join(dir, "before"))
 	makeTree(t, filepath.Join(dir, "before2"))
@@ -213,7 +198,7 @@ rm -r moved before2
 // TestIntegrationBusybox: busybox rm -r removes directories with rmdir(2).
 func TestIntegrationBusybox(t *testing.T) {
 	kerneltest.Lock(t)
-	need(t, "strace", "busybox")
+	testbin.Need(t, "strace", "busybox")
 	dir := t.TempDir()
 	makeTree(t, filepath.Join(dir, "before"))
 	rep, tr, text := run(t, "busybox", dir, "busybox rm -r before && busybox mkdir -p n/m && busybox rm -r n")
@@ -261,7 +246,7 @@ func main() {
 // recording and on one made before.
 func TestIntegrationGoRemoveAll(t *testing.T) {
 	kerneltest.Lock(t)
-	need(t, "strace", "go")
+	testbin.Need(t, "strace", "go")
 	src := t.TempDir()
 	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte(goRemoveAll), 0o644); err != nil {
 		t.Fatal(err)
@@ -289,7 +274,7 @@ func TestIntegrationGoRemoveAll(t *testing.T) {
 // without the closes being recorded (testdata/fdreuse.c).
 func TestIntegrationDescriptorReuse(t *testing.T) {
 	kerneltest.Lock(t)
-	need(t, "strace", "gcc")
+	testbin.Need(t, "strace", "gcc")
 	bin := filepath.Join(t.TempDir(), "fdreuse")
 	if out, err := exec.Command("gcc", "-O1", "-o", bin, "testdata/fdreuse.c").CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v\n%s", err, out)
@@ -315,7 +300,7 @@ func TestIntegrationDescriptorReuse(t *testing.T) {
 // path under the root.
 func TestIntegrationChroot(t *testing.T) {
 	kerneltest.Lock(t)
-	need(t, "strace", "busybox", "chroot")
+	testbin.Need(t, "strace", "busybox", "chroot")
 	dir := t.TempDir()
 	root := filepath.Join(dir, "root")
 	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
@@ -354,7 +339,7 @@ func TestIntegrationChroot(t *testing.T) {
 // with dpkg-deb --build.
 func TestIntegrationDpkg(t *testing.T) {
 	kerneltest.Lock(t)
-	need(t, "strace", "dpkg", "dpkg-deb")
+	testbin.Need(t, "strace", "dpkg", "dpkg-deb")
 	const pkg = "ctrace-pathtruth-test"
 	if exec.Command("dpkg", "-s", pkg).Run() == nil {
 		t.Fatalf("%s is installed already: remove it with dpkg --purge %s", pkg, pkg)
@@ -394,7 +379,7 @@ func TestIntegrationDpkg(t *testing.T) {
 // temporary directories it then removes).
 func TestIntegrationGoBuild(t *testing.T) {
 	kerneltest.Lock(t)
-	need(t, "strace", "go")
+	testbin.Need(t, "strace", "go")
 	if testing.Short() {
 		t.Skip("go build with an empty cache takes minutes under strace")
 	}
@@ -421,14 +406,10 @@ func TestIntegrationGoBuild(t *testing.T) {
 // dockerd and builds the busybox image) and returns the image name.
 func requireDocker(t *testing.T) string {
 	t.Helper()
-	need(t, "docker", "dockerd")
+	testbin.Need(t, "docker", "dockerd")
 	out, err := exec.Command("bash", "../../testdata/docker/setup.sh").CombinedOutput()
 	if err != nil {
-		msg := fmt.Sprintf("docker is not usable (testdata/docker/setup.sh: %v):\n%s", err, out)
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testbin.Unavailable(t, "docker is not usable (testdata/docker/setup.sh: %v):\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	return lines[len(lines)-1]

@@ -32,3 +32,25 @@ func Main(m *testing.M, cmdDir string, bin *string) {
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
+
+// Unavailable skips the test for the reason given, or fails it when the
+// environment variable CI is set: CI machines have what the tests need
+// (.ci/run installs it), so there a missing tool is a failure.
+func Unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") != "" {
+		t.Fatal(msg + " (CI is set: failing instead of skipping)")
+	}
+	t.Skip(msg)
+}
+
+// Need calls Unavailable when one of the programs is not on the PATH.
+func Need(t testing.TB, progs ...string) {
+	t.Helper()
+	for _, p := range progs {
+		if _, err := exec.LookPath(p); err != nil {
+			Unavailable(t, "%s is not installed", p)
+		}
+	}
+}
