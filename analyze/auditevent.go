@@ -18,6 +18,7 @@ const (
 	typeProctitle = 1327
 	typeOpenat2   = 1337
 	typeFDPair    = 1317
+	typeObjPID    = 1318
 	typeAnomAbend = 1701
 )
 
@@ -55,6 +56,8 @@ type auditEvent struct {
 	// fdPair is the FD_PAIR record of pipe and pipe2: the two descriptors.
 	fdPair    [2]int
 	hasFDPair bool
+	// objPIDs are the OBJ_PID records' opid: the targets of a signal.
+	objPIDs []int
 	// abend is an ANOM_ABEND record: a process killed by a core-dumping
 	// signal, from audit alone.
 	abend *abendRecord
@@ -74,6 +77,8 @@ type syscallRecord struct {
 	a          [4]uint64
 	pid, ppid  int
 	comm, exe  string
+	ident      Identity
+	hasIdent   bool
 }
 
 // pathItem is one PATH record.
@@ -146,6 +151,12 @@ func parseAuditPart(typ uint16, body string, ps *partParser) auditPart {
 				pt.oflag, pt.ok = v, true
 			}
 		}
+	case typeObjPID:
+		if f, ok := findField(body, "opid"); ok {
+			if n, err := strconv.Atoi(f.Value); err == nil {
+				pt.fdPair[0], pt.ok = n, true
+			}
+		}
 	case typeFDPair:
 		f0, ok0 := findField(body, "fd0")
 		f1, ok1 := findField(body, "fd1")
@@ -171,7 +182,7 @@ func parseAuditPart(typ uint16, body string, ps *partParser) auditPart {
 // only count as part of their event).
 func modelType(t uint16) bool {
 	switch t {
-	case typeSyscall, typeExecve, typeCwd, typePath, typeProctitle, typeOpenat2, typeFDPair, typeAnomAbend:
+	case typeSyscall, typeExecve, typeCwd, typePath, typeProctitle, typeOpenat2, typeFDPair, typeObjPID, typeAnomAbend:
 		return true
 	}
 	return false
@@ -206,6 +217,10 @@ func (e *auditEvent) add(pt *auditPart) {
 		if pt.ok {
 			e.fdPair, e.hasFDPair = pt.fdPair, true
 		}
+	case typeObjPID:
+		if pt.ok {
+			e.objPIDs = append(e.objPIDs, pt.fdPair[0])
+		}
 	case typeAnomAbend:
 		if pt.ok {
 			e.abend = pt.abend
@@ -233,6 +248,7 @@ func (e *auditEvent) merge(f *auditEvent) {
 	if f.hasFDPair {
 		e.fdPair, e.hasFDPair = f.fdPair, true
 	}
+	e.objPIDs = append(e.objPIDs, f.objPIDs...)
 	if f.abend != nil {
 		e.abend = f.abend
 	}
@@ -371,6 +387,10 @@ func parseSyscall(body string, ps *partParser) *syscallRecord {
 			if n, err := strconv.ParseUint(v, 16, 64); err == nil {
 				s.a[sc.Key[1]-'0'] = n
 			}
+		case "uid", "gid", "euid", "egid", "suid", "sgid", "fsuid", "fsgid", "auid", "ses":
+			if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+				s.setIdent(sc.Key, n)
+			}
 		case "pid":
 			s.pid, _ = strconv.Atoi(v)
 		case "ppid":
@@ -393,6 +413,33 @@ func parseSyscall(body string, ps *partParser) *syscallRecord {
 	}
 	s.kind = syscallKinds[s.name]
 	return s
+}
+
+// setIdent sets one credential field of the record.
+func (s *syscallRecord) setIdent(key string, v uint64) {
+	id := &s.ident
+	switch key {
+	case "uid":
+		id.UID, s.hasIdent = unsetID(v), true
+	case "gid":
+		id.GID = unsetID(v)
+	case "euid":
+		id.EUID = unsetID(v)
+	case "egid":
+		id.EGID = unsetID(v)
+	case "suid":
+		id.SUID = unsetID(v)
+	case "sgid":
+		id.SGID = unsetID(v)
+	case "fsuid":
+		id.FSUID = unsetID(v)
+	case "fsgid":
+		id.FSGID = unsetID(v)
+	case "auid":
+		id.AUID = unsetID(v)
+	case "ses":
+		id.Ses = unsetID(v)
+	}
 }
 
 // field is the scanner's current field.

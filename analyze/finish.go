@@ -13,6 +13,7 @@ func (b *builder) finish() {
 	for _, p := range b.procs {
 		b.finishProcess(p, cmd)
 	}
+	b.linkKillers()
 	b.linkParents()
 	slices.SortFunc(b.procs, compareProcesses)
 	for i, p := range b.procs {

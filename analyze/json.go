@@ -97,12 +97,61 @@ type jsonProcess struct {
 	KernelThread bool       `json:"kernel_thread"`
 	FilesWritten []string   `json:"files_written"`
 	Files        []jsonFile `json:"files"`
+	jsonIdentity
+	CredentialChanges []jsonCredChange `json:"credential_changes"`
+	SignalsSent       []jsonSignal     `json:"signals_sent"`
+	KilledBy          *jsonKiller      `json:"killed_by"`
+}
+
+// jsonIdentity is the credentials of a process or an exec, flattened;
+// nulls when unknown.
+type jsonIdentity struct {
+	UID  *int64 `json:"uid"`
+	GID  *int64 `json:"gid"`
+	EUID *int64 `json:"euid"`
+	EGID *int64 `json:"egid"`
+	AUID *int64 `json:"auid"`
+	Ses  *int64 `json:"ses"`
+}
+
+func jsonIdentityOf(id *Identity) jsonIdentity {
+	if id == nil {
+		return jsonIdentity{}
+	}
+	return jsonIdentity{UID: &id.UID, GID: &id.GID, EUID: &id.EUID, EGID: &id.EGID, AUID: &id.AUID, Ses: &id.Ses}
+}
+
+type jsonCredChange struct {
+	Time    string `json:"time"`
+	Syscall string `json:"syscall"`
+	UID     int64  `json:"uid"`
+	GID     int64  `json:"gid"`
+	EUID    int64  `json:"euid"`
+	EGID    int64  `json:"egid"`
+	SUID    int64  `json:"suid"`
+	SGID    int64  `json:"sgid"`
+	FSUID   int64  `json:"fsuid"`
+	FSGID   int64  `json:"fsgid"`
+}
+
+type jsonSignal struct {
+	Time      string `json:"time"`
+	TargetPID int    `json:"target_pid"`
+	Target    *int   `json:"target"`
+	Signal    int    `json:"signal"`
+}
+
+type jsonKiller struct {
+	PID    int  `json:"pid"`
+	ID     *int `json:"id"`
+	Signal int  `json:"signal"`
 }
 
 type jsonExec struct {
 	Time string   `json:"time"`
 	Exe  *string  `json:"exe"`
 	Argv []string `json:"argv"`
+	jsonIdentity
 }
 
 type jsonFile struct {
@@ -319,7 +368,27 @@ func jsonProcessOf(p *Process) jsonProcess {
 		j.FilesWritten = []string{}
 	}
 	for _, x := range p.Execs {
-		j.Execs = append(j.Execs, jsonExec{Time: FormatTime(x.Time), Exe: optString(x.Exe), Argv: x.Argv})
+		j.Execs = append(j.Execs, jsonExec{Time: FormatTime(x.Time), Exe: optString(x.Exe), Argv: x.Argv, jsonIdentity: jsonIdentityOf(x.Identity)})
+	}
+	j.jsonIdentity = jsonIdentityOf(p.Identity)
+	j.CredentialChanges = []jsonCredChange{}
+	for _, c := range p.CredentialChanges {
+		j.CredentialChanges = append(j.CredentialChanges, jsonCredChange{Time: FormatTime(c.Time), Syscall: c.Syscall,
+			UID: c.UID, GID: c.GID, EUID: c.EUID, EGID: c.EGID, SUID: c.SUID, SGID: c.SGID, FSUID: c.FSUID, FSGID: c.FSGID})
+	}
+	j.SignalsSent = []jsonSignal{}
+	for _, s := range p.SignalsSent {
+		js := jsonSignal{Time: FormatTime(s.Time), TargetPID: s.TargetPID, Signal: s.Signal}
+		if s.Target != nil {
+			js.Target = &s.Target.ID
+		}
+		j.SignalsSent = append(j.SignalsSent, js)
+	}
+	if k := p.KilledBy; k != nil {
+		j.KilledBy = &jsonKiller{PID: k.PID, Signal: k.Signal}
+		if k.Process != nil {
+			j.KilledBy.ID = &k.Process.ID
+		}
 	}
 	for _, f := range p.Files {
 		jf := jsonFile{

@@ -64,6 +64,16 @@ type Process struct {
 	KernelThread bool
 	// Container is the id of the process's container (nil on the host).
 	Container *string
+	// Identity is the process's credentials at its start, as its first
+	// audit record gave them (nil without one); each Exec has its own.
+	// CredentialChanges are its calls that changed them.
+	Identity          *Identity
+	CredentialChanges []CredentialChange
+	// SignalsSent are the signals it sent; KilledBy the recorded process
+	// that sent the signal it died of (nil when unknown: not recorded, or
+	// sent by the kernel).
+	SignalsSent []SignalSent
+	KilledBy    *KilledBy
 	// FilesWritten are the sorted unique absolute paths of Files with a
 	// writing operation (see writingOps).
 	FilesWritten []string
@@ -80,6 +90,9 @@ type Exec struct {
 	Time int64
 	Exe  string   // "" when unknown (seen by the proc connector only)
 	Argv []string // nil when unknown
+	// Identity: the credentials the exec's audit record gives (nil
+	// without one).
+	Identity *Identity
 
 	fromAudit, fromProc bool
 	closed              []*FileOp // close-on-exec files it closed
@@ -942,6 +955,7 @@ func (b *builder) applySyscall(p *Process, ev *auditEvent, t int64) {
 	if sc.comm != "" {
 		p.Comm = sc.comm
 	}
+	p.noteIdentity(sc)
 	if ev.cwd != "" {
 		p.Cwd = ev.cwd
 	}
@@ -964,6 +978,9 @@ func (b *builder) applySyscall(p *Process, ev *auditEvent, t int64) {
 		if ev.argvOK {
 			x.Argv = ev.argv
 		}
+		if id, ok := sc.identity(); ok {
+			x.Identity = &id
+		}
 		b.exec(p, t, x)
 	case scExit:
 		st.auditExits++
@@ -971,6 +988,7 @@ func (b *builder) applySyscall(p *Process, ev *auditEvent, t int64) {
 	case scExitGroup:
 		st.auditExit = &auditExitInfo{t: t, code: int(sc.a[0] & 0xff), group: true}
 	default:
+		b.identitySyscall(p, ev, t)
 		b.fileSyscall(p, ev, t)
 	}
 }
@@ -1009,7 +1027,7 @@ func (b *builder) exec(p *Process, t int64, x Exec) {
 			return
 		case x.fromAudit && e.fromProc && !e.fromAudit && t-e.Time <= execMergeSlack:
 			e.fromAudit = true
-			e.Exe, e.Argv = x.Exe, x.Argv
+			e.Exe, e.Argv, e.Identity = x.Exe, x.Argv, x.Identity
 			if i == len(p.Execs)-1 {
 				st.exe, st.argv, st.argvSet = x.Exe, x.Argv, x.Argv != nil
 				st.title = nil

@@ -266,6 +266,9 @@ func processLine(p *Process, extra ...string) string {
 		status = append(status, "vanished (no exit seen)")
 	case p.Signal != nil:
 		s := "killed by " + signalText(*p.Signal)
+		if k := p.KilledBy; k != nil {
+			s += fmt.Sprintf(" from %d", k.PID)
+		}
 		if p.CoreDumped {
 			s += " (core dumped)"
 		}
@@ -299,6 +302,7 @@ func processLine(p *Process, extra ...string) string {
 	if p.Root != "" && p.Container == nil {
 		flags = append(flags, "root "+p.Root)
 	}
+	flags = append(flags, identityFlags(p)...)
 	flags = append(flags, extra...)
 	if len(flags) > 0 {
 		b.WriteString("  [" + strings.Join(flags, ", ") + "]")
@@ -446,6 +450,41 @@ func unresolvedNote(f *FileOp) string {
 		return "unresolved: " + where + ", directory inode " + f.DirInode + " not seen by path"
 	}
 	return "unresolved: " + where + ", directory unknown"
+}
+
+// identityFlags show who a process runs as where that differs from its
+// parent (or, for a root of the tree, is not root), its credential changes,
+// and the signals it sent.
+func identityFlags(p *Process) []string {
+	var flags []string
+	if id := p.Identity; id != nil {
+		var par *Identity
+		if p.Parent != nil {
+			par = p.Parent.Identity
+		}
+		if par == nil && (id.UID != 0 || id.EUID != 0) || par != nil && (par.UID != id.UID || par.EUID != id.EUID || par.GID != id.GID) {
+			flags = append(flags, userText(id))
+		}
+	}
+	for _, c := range p.CredentialChanges {
+		flags = append(flags, c.Syscall+": "+userText(&c.Identity))
+	}
+	for _, s := range p.SignalsSent {
+		flags = append(flags, fmt.Sprintf("sent %s to %d", signalText(s.Signal), s.TargetPID))
+	}
+	return flags
+}
+
+// userText is "uid 1000 gid 1000", with the effective ids when they differ.
+func userText(id *Identity) string {
+	s := fmt.Sprintf("uid %d gid %d", id.UID, id.GID)
+	if id.EUID != id.UID {
+		s += fmt.Sprintf(" euid %d", id.EUID)
+	}
+	if id.EGID != id.GID {
+		s += fmt.Sprintf(" egid %d", id.EGID)
+	}
+	return s
 }
 
 // idText shows a chown id, "-" when unchanged.

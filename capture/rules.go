@@ -64,6 +64,12 @@ var ruleDefaultSyscalls = []string{
 	// descriptors: so that a number in the analyzer's descriptor table is
 	// never silently taken by another file (see ruleFilteredSyscalls)
 	"dup", "dup2", "dup3", "memfd_create", "pipe", "pipe2",
+	// identity: credential changes
+	"setuid", "setreuid", "setresuid", "setfsuid", "setgid", "setregid", "setresgid", "setfsgid",
+	"setgroups", "capset",
+	"setuid32", "setreuid32", "setresuid32", "setfsuid32", "setgid32", "setregid32", "setresgid32",
+	"setfsgid32", "setgroups32",
+	"pidfd_send_signal", "rt_sigqueueinfo", "rt_tgsigqueueinfo",
 }
 
 // ruleFilteredSyscalls are audited only when a filter matches: the open
@@ -81,6 +87,10 @@ var ruleFilteredSyscalls = []struct {
 	{[]string{"open", "openat"}, "-F filetype=dir"},
 	{[]string{"fcntl", "fcntl64"}, "-F a1=0"},
 	{[]string{"fcntl", "fcntl64"}, "-F a1=1030"},
+	// signals: not the probes (signal 0), nor the SIGURG (23) by which Go's
+	// runtime preempts its own threads, many times a second
+	{[]string{"kill", "tkill"}, "-F a1!=0 -F a1!=23"},
+	{[]string{"tgkill"}, "-F a2!=0 -F a2!=23"},
 	// Newer syscalls in a rule of their own, so that a rules file made of
 	// these lines still loads, all but this line, with an auditctl that does
 	// not know them (fchmodat2: Linux 6.6).

@@ -85,10 +85,11 @@ func TestRulesDefaultAmd64(t *testing.T) {
 		}
 	}
 	// One unfiltered rule plus open and openat with the write-intent
-	// filter, the directory opens, the two duplicating fcntl commands and
-	// fchmodat2 (on its own: older auditctl do not know it), per ABI.
-	if len(b64) != 7 || len(b32) != 7 || len(lines) != 14 {
-		t.Fatalf("want 7 native + 7 compat rules, got:\n%s", strings.Join(lines, "\n"))
+	// filter, the directory opens, the two duplicating fcntl commands, the
+	// signals (kill and tkill, tgkill) and fchmodat2 (on its own: older
+	// auditctl do not know it), per ABI.
+	if len(b64) != 9 || len(b32) != 9 || len(lines) != 18 {
+		t.Fatalf("want 9 native + 9 compat rules, got:\n%s", strings.Join(lines, "\n"))
 	}
 	for _, set := range [][]string{b64, b32} {
 		plain := ruleSyscalls(t, set[0])
@@ -96,7 +97,8 @@ func TestRulesDefaultAmd64(t *testing.T) {
 			"pivot_root", "chroot", "setns", "unshare", "mount", "openat2", "creat", "rename", "renameat",
 			"renameat2", "unlink", "unlinkat", "truncate", "ftruncate", "link", "linkat", "symlink",
 			"symlinkat", "mknod", "mknodat", "mkdir", "mkdirat", "rmdir", "chmod", "fchmod", "fchmodat",
-			"chown", "fchown", "fchownat", "lchown", "dup", "dup2", "dup3", "memfd_create", "pipe", "pipe2"} {
+			"chown", "fchown", "fchownat", "lchown", "dup", "dup2", "dup3", "memfd_create", "pipe", "pipe2",
+			"setuid", "setresuid", "setgid", "setresgid", "setgroups", "capset", "pidfd_send_signal"} {
 			if !slices.Contains(plain, s) {
 				t.Errorf("%s missing from %q", s, set[0])
 			}
@@ -117,8 +119,11 @@ func TestRulesDefaultAmd64(t *testing.T) {
 			!slices.Contains(ruleSyscalls(t, set[4]), "fcntl") {
 			t.Errorf("want fcntl F_DUPFD and F_DUPFD_CLOEXEC: %q, %q", set[4], set[5])
 		}
-		if got := ruleSyscalls(t, set[6]); !slices.Equal(got, []string{"fchmodat2"}) {
-			t.Errorf("want fchmodat2 alone: %q", set[6])
+		if !strings.Contains(set[6], "-S kill,tkill -F a1!=0 -F a1!=23 ") || !strings.Contains(set[7], "-S tgkill -F a2!=0 -F a2!=23 ") {
+			t.Errorf("want the signals without probes and Go's SIGURG: %q, %q", set[6], set[7])
+		}
+		if got := ruleSyscalls(t, set[8]); !slices.Equal(got, []string{"fchmodat2"}) {
+			t.Errorf("want fchmodat2 alone: %q", set[8])
 		}
 	}
 	if slices.Contains(ruleSyscalls(t, b64[0]), "truncate64") {
@@ -135,7 +140,7 @@ func TestRulesDefaultAmd64(t *testing.T) {
 // arch to go-libaudit), but their text can be checked anywhere.
 func TestRulesDefaultArm64Text(t *testing.T) {
 	lines := ruleDefaultsFor(ruleArches["arm64"], 7)
-	if len(lines) != 13 {
+	if len(lines) != 17 {
 		t.Fatalf("want aarch64: plain + openat + directory openat + 2 fcntl, arm: plain + open + openat + directory opens + 2 fcntl; got:\n%s", strings.Join(lines, "\n"))
 	}
 	native := ruleSyscalls(t, lines[0])
@@ -158,10 +163,10 @@ func TestRulesDefaultArm64Text(t *testing.T) {
 	if want := "-a always,exit -F arch=b64 -S fcntl -F a1=0 -F pid!=7 -k ctrace"; lines[3] != want {
 		t.Errorf("aarch64 fcntl rule = %q, want %q", lines[3], want)
 	}
-	if !slices.Contains(ruleSyscalls(t, lines[6]), "fork") || !strings.Contains(lines[7], "-S open -F a1&0x643") ||
-		!strings.Contains(lines[8], "-S openat -F a2&0x643") || !strings.Contains(lines[9], "-S open,openat -F filetype=dir") ||
-		!strings.Contains(lines[10], "-S fcntl,fcntl64 -F a1=0") || !strings.Contains(lines[12], "-S fchmodat2 -F pid!=7") {
-		t.Errorf("arm compat rules incomplete:\n%s", strings.Join(lines[6:], "\n"))
+	if !slices.Contains(ruleSyscalls(t, lines[8]), "fork") || !strings.Contains(lines[9], "-S open -F a1&0x643") ||
+		!strings.Contains(lines[10], "-S openat -F a2&0x643") || !strings.Contains(lines[11], "-S open,openat -F filetype=dir") ||
+		!strings.Contains(lines[12], "-S fcntl,fcntl64 -F a1=0") || !strings.Contains(lines[16], "-S fchmodat2 -F pid!=7") {
+		t.Errorf("arm compat rules incomplete:\n%s", strings.Join(lines[8:], "\n"))
 	}
 }
 

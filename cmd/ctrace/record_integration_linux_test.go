@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -550,4 +552,115 @@ func TestIntegrationSegmentAge(t *testing.T) {
 	if info.Segments < 4 {
 		t.Errorf("%d segments in 1.5 s with --segment-age 200ms", info.Segments)
 	}
+}
+
+// TestIntegrationSignalsAndUsers records real programs: a shell that kills
+// one child with SIGTERM and another with SIGKILL (kill(1) of dash), and
+// setpriv switching to another user. The killed processes name their
+// killer, the sender lists the signals, and the process that changed user
+// lists its credential changes; its children run as that user.
+func TestIntegrationSignalsAndUsers(t *testing.T) {
+	kerneltest.Lock(t)
+	for _, p := range []string{"setpriv", "sleep"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s is not installed", p)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "sig.ctr")
+	script := `sleep 5 & p=$!; sleep 0.2; kill -TERM $p; wait; sleep 5 & kill -9 $!; wait; ` +
+		`setpriv --reuid=1000 --regid=1000 --clear-groups sh -c 'id -u; id -g'`
+	if _, errs, code := ctrace(t, "record", "--no-snapshot", "-o", out, "--", "sh", "-c", script); code != 0 {
+		t.Fatalf("record: exit %d\n%s", code, errs)
+	}
+	js, errs, code := ctrace(t, "analyze", "--format", "json", out)
+	if code != 0 {
+		t.Fatalf("analyze: %s", errs)
+	}
+	var rep struct {
+		Capture struct {
+			CommandPID int `json:"command_pid"`
+		} `json:"capture"`
+		Processes []struct {
+			ID      int      `json:"id"`
+			PID     int      `json:"pid"`
+			PPID    *int     `json:"ppid"`
+			Argv    []string `json:"argv"`
+			Signal  *int     `json:"signal"`
+			UID     *int64   `json:"uid"`
+			GID     *int64   `json:"gid"`
+			Signals []struct {
+				TargetPID int  `json:"target_pid"`
+				Target    *int `json:"target"`
+				Signal    int  `json:"signal"`
+			} `json:"signals_sent"`
+			KilledBy *struct {
+				PID    int  `json:"pid"`
+				ID     *int `json:"id"`
+				Signal int  `json:"signal"`
+			} `json:"killed_by"`
+			Creds []struct {
+				Syscall string `json:"syscall"`
+				UID     int64  `json:"uid"`
+				GID     int64  `json:"gid"`
+			} `json:"credential_changes"`
+		} `json:"processes"`
+	}
+	if err := json.Unmarshal([]byte(js), &rep); err != nil {
+		t.Fatal(err)
+	}
+	shell := rep.Capture.CommandPID
+	var killed []int
+	for _, p := range rep.Processes {
+		if p.PID == shell {
+			var sent []int
+			for _, s := range p.Signals {
+				sent = append(sent, s.Signal)
+				if s.Target == nil {
+					t.Errorf("signal %d to %d: target process not found", s.Signal, s.TargetPID)
+				}
+			}
+			if !slices.Equal(sent, []int{15, 9}) {
+				t.Errorf("the shell sent %v, want SIGTERM then SIGKILL", sent)
+			}
+		}
+		if p.Signal != nil {
+			if p.KilledBy == nil || p.KilledBy.PID != shell || p.KilledBy.Signal != *p.Signal || p.KilledBy.ID == nil {
+				t.Errorf("pid %d killed by signal %d: killed_by %+v, want the shell %d", p.PID, *p.Signal, p.KilledBy, shell)
+			}
+			killed = append(killed, *p.Signal)
+		}
+		if len(p.Argv) > 0 && p.Argv[0] == "id" && (p.UID == nil || *p.UID != 1000 || *p.GID != 1000) {
+			t.Errorf("%q runs as uid %v gid %v, want 1000", p.Argv, deref64(p.UID), deref64(p.GID))
+		}
+		if len(p.Creds) > 0 {
+			last := p.Creds[len(p.Creds)-1]
+			if !slices.ContainsFunc(p.Creds, func(c struct {
+				Syscall string `json:"syscall"`
+				UID     int64  `json:"uid"`
+				GID     int64  `json:"gid"`
+			}) bool {
+				return c.Syscall == "setresuid" && c.UID == 1000
+			}) || last.UID != 1000 || last.GID != 1000 {
+				t.Errorf("pid %d credential changes %+v", p.PID, p.Creds)
+			}
+		}
+	}
+	slices.Sort(killed)
+	if !slices.Equal(killed, []int{9, 15}) {
+		t.Errorf("processes killed by %v, want SIGKILL and SIGTERM", killed)
+	}
+	text, _, _ := ctrace(t, "analyze", out)
+	for _, want := range []string{"killed by SIGTERM from " + strconv.Itoa(shell), "killed by SIGKILL from " + strconv.Itoa(shell),
+		"setresuid: uid 1000", "[uid 1000 gid 1000]"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("no %q in the text report:\n%s", want, text)
+		}
+	}
+}
+
+func deref64(p *int64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
