@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ctrace/ctrace/analyze"
+	"github.com/ctrace/ctrace/internal/reportjson"
 )
 
 // subtree returns the processes of `ctrace analyze --pid pid --format
@@ -44,13 +45,7 @@ func normalizeIDs(ps []map[string]any) []map[string]any {
 	}
 	for i, p := range ps {
 		p["id"] = i
-		if par, ok := p["parent_id"].(float64); ok {
-			if j, ok := pos[par]; ok {
-				p["parent_id"] = j
-			} else {
-				p["parent_id"] = "outside"
-			}
-		}
+		reportjson.RemapIDs(p, pos, "outside")
 	}
 	return ps
 }
@@ -235,13 +230,7 @@ func containerJSON(t *testing.T, file, id string) string {
 	}
 	for i, p := range rep.Processes {
 		p["id"] = i
-		if par, ok := p["parent_id"].(float64); ok {
-			if j, ok := pos[par]; ok {
-				p["parent_id"] = j
-			} else {
-				p["parent_id"] = "outside"
-			}
-		}
+		reportjson.RemapIDs(p, pos, "outside")
 		line, _ := json.Marshal(p)
 		out.Write(line)
 		out.WriteByte('\n')

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ctrace/ctrace/internal/kerneltest"
+	"github.com/ctrace/ctrace/internal/reportjson"
 )
 
 // TestIntegrationWorkloads compiles every workload, records it for real,
@@ -172,18 +173,13 @@ func sameProcesses(t *testing.T, full, cut []byte) {
 		for i, p := range ps {
 			q := maps.Clone(p)
 			q["id"] = i
+			reportjson.RemapIDs(q, pos, "outside")
 			if i == 0 {
 				// The command's parent, the recorder, has no frame of its
 				// own in a recording without snapshot: it is in the
 				// recording's model (from its threads' proc events), not in
 				// the extract's.
 				q["parent_id"] = "the recorder"
-			} else if par, ok := p["parent_id"].(float64); ok {
-				if j, ok := pos[par]; ok {
-					q["parent_id"] = j
-				} else {
-					q["parent_id"] = "outside"
-				}
 			}
 			b, _ := json.Marshal(q)
 			out = append(out, string(b))
