@@ -73,7 +73,27 @@ func ParseStrace(r io.Reader, startCwd string) (*Trace, error) {
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("pathtruth: reading strace log: %w", err)
 	}
+	// Operations were noted by thread; a thread's first calls can be
+	// logged before its creator's clone returns: map them to their thread
+	// group now that every clone was seen.
+	for _, ops := range [][]Op{p.tr.Ops, p.tr.Optional} {
+		for i := range ops {
+			ops[i].PID = p.group(ops[i].PID)
+		}
+	}
 	return &p.tr, nil
+}
+
+// group returns the thread group of tid.
+func (p *parser) group(tid int) int {
+	for range 64 {
+		g, ok := p.tgid[tid]
+		if !ok || g == tid {
+			return tid
+		}
+		tid = g
+	}
+	return tid
 }
 
 type parser struct {
@@ -229,8 +249,10 @@ func (p *parser) at(tid int, dirArg *string, name string) (string, bool) {
 	return path.Join(dir, name), true
 }
 
+// add notes an operation of thread tid (mapped to its thread group at the
+// end).
 func (p *parser) add(tid int, class, pth string) {
-	p.tr.Ops = append(p.tr.Ops, Op{PID: p.tgid[tid], Class: class, Path: pth})
+	p.tr.Ops = append(p.tr.Ops, Op{PID: tid, Class: class, Path: pth})
 }
 
 // named adds an operation on a name relative to dirArg.
@@ -271,7 +293,7 @@ func (p *parser) syscall(tid int, name string, a []string, ret string) {
 		p.cwd[child] = p.cwd[tid]
 		p.root[child] = p.root[tid]
 		if strings.Contains(strings.Join(a, ","), "CLONE_THREAD") {
-			p.tgid[child] = p.tgid[tid]
+			p.tgid[child] = tid // its creator's group (see group)
 		} else {
 			p.tgid[child] = child
 		}
@@ -309,7 +331,7 @@ func (p *parser) syscall(tid int, name string, a []string, ret string) {
 		}
 		p.add(tid, ClassOpen, pth)
 		if strings.Contains(flags, "O_TRUNC") {
-			p.tr.Optional = append(p.tr.Optional, Op{PID: p.tgid[tid], Class: ClassTruncate, Path: pth})
+			p.tr.Optional = append(p.tr.Optional, Op{PID: tid, Class: ClassTruncate, Path: pth})
 		}
 	case "unlinkat":
 		class := ClassUnlink

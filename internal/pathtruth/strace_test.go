@@ -24,6 +24,8 @@ const sampleLog = `100 openat(AT_FDCWD</w>, "out.txt", O_WRONLY|O_CREAT|O_TRUNC,
 101 chroot("/srv/jail")                = 0
 101 openat(AT_FDCWD</>, "/in-jail", O_WRONLY|O_CREAT, 0644) = 3</srv/jail/in-jail>
 101 renameat2(AT_FDCWD</>, "/a", AT_FDCWD</>, "/b", RENAME_NOREPLACE) = 0
+103 openat(AT_FDCWD</w>, "t.txt", O_WRONLY|O_CREAT, 0644) = 7</w/t.txt>
+102 clone3({flags=CLONE_VM|CLONE_FS|CLONE_THREAD|CLONE_SIGHAND, exit_signal=0}, 88) = 103
 `
 
 func TestParseStrace(t *testing.T) {
@@ -38,6 +40,7 @@ func TestParseStrace(t *testing.T) {
 	want := []string{
 		"100 open /w/out.txt", "101 mkdir /w/d", "101 rmdir /w/d", "100 unlink /w/d/x", "100 open /dev/null",
 		"100 chmod /w/out.txt", "101 open /srv/jail/in-jail", "101 rename_from /srv/jail/a", "101 rename_to /srv/jail/b",
+		"100 open /w/t.txt", // a thread of a thread, logged before its creation
 	}
 	slices.Sort(got)
 	slices.Sort(want)
