@@ -18,6 +18,7 @@ const (
 	typeProctitle = 1327
 	typeOpenat2   = 1337
 	typeFDPair    = 1317
+	typeSockaddr  = 1306
 	typeObjPID    = 1318
 	typeAnomAbend = 1701
 )
@@ -58,6 +59,9 @@ type auditEvent struct {
 	hasFDPair bool
 	// objPIDs are the OBJ_PID records' opid: the targets of a signal.
 	objPIDs []int
+	// sockaddr is the SOCKADDR record's address.
+	sockaddr    sockAddr
+	hasSockaddr bool
 	// abend is an ANOM_ABEND record: a process killed by a core-dumping
 	// signal, from audit alone.
 	abend *abendRecord
@@ -118,6 +122,7 @@ type auditPart struct {
 	title  []string
 	oflag  uint64
 	fdPair [2]int
+	saddr  sockAddr
 	abend  *abendRecord
 	ok     bool
 }
@@ -151,6 +156,13 @@ func parseAuditPart(typ uint16, body string, ps *partParser) auditPart {
 				pt.oflag, pt.ok = v, true
 			}
 		}
+	case typeSockaddr:
+		if f, ok := findField(body, "saddr"); ok {
+			if s, ok := parseSockaddr(f.Value, ps.order); ok {
+				s.family, s.address, s.path = ps.strs.get(s.family), ps.strs.get(s.address), ps.strs.get(s.path)
+				pt.saddr, pt.ok = s, true
+			}
+		}
 	case typeObjPID:
 		if f, ok := findField(body, "opid"); ok {
 			if n, err := strconv.Atoi(f.Value); err == nil {
@@ -182,7 +194,7 @@ func parseAuditPart(typ uint16, body string, ps *partParser) auditPart {
 // only count as part of their event).
 func modelType(t uint16) bool {
 	switch t {
-	case typeSyscall, typeExecve, typeCwd, typePath, typeProctitle, typeOpenat2, typeFDPair, typeObjPID, typeAnomAbend:
+	case typeSyscall, typeExecve, typeCwd, typePath, typeProctitle, typeOpenat2, typeFDPair, typeObjPID, typeSockaddr, typeAnomAbend:
 		return true
 	}
 	return false
@@ -221,6 +233,10 @@ func (e *auditEvent) add(pt *auditPart) {
 		if pt.ok {
 			e.objPIDs = append(e.objPIDs, pt.fdPair[0])
 		}
+	case typeSockaddr:
+		if pt.ok && !e.hasSockaddr {
+			e.sockaddr, e.hasSockaddr = pt.saddr, true
+		}
 	case typeAnomAbend:
 		if pt.ok {
 			e.abend = pt.abend
@@ -249,6 +265,9 @@ func (e *auditEvent) merge(f *auditEvent) {
 		e.fdPair, e.hasFDPair = f.fdPair, true
 	}
 	e.objPIDs = append(e.objPIDs, f.objPIDs...)
+	if f.hasSockaddr && !e.hasSockaddr {
+		e.sockaddr, e.hasSockaddr = f.sockaddr, true
+	}
 	if f.abend != nil {
 		e.abend = f.abend
 	}

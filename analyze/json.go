@@ -101,6 +101,17 @@ type jsonProcess struct {
 	CredentialChanges []jsonCredChange `json:"credential_changes"`
 	SignalsSent       []jsonSignal     `json:"signals_sent"`
 	KilledBy          *jsonKiller      `json:"killed_by"`
+	Connections       []jsonConnection `json:"connections"`
+}
+
+type jsonConnection struct {
+	Time      string  `json:"time"`
+	Operation string  `json:"operation"`
+	Family    *string `json:"family"`
+	Address   *string `json:"address"`
+	Port      *int    `json:"port"`
+	Path      *string `json:"path"`
+	Result    string  `json:"result"`
 }
 
 // jsonIdentity is the credentials of a process or an exec, flattened;
@@ -383,6 +394,21 @@ func jsonProcessOf(p *Process) jsonProcess {
 			js.Target = &s.Target.ID
 		}
 		j.SignalsSent = append(j.SignalsSent, js)
+	}
+	j.Connections = []jsonConnection{}
+	for _, c := range p.Connections {
+		jc := jsonConnection{Time: FormatTime(c.Time), Operation: c.Op, Family: optString(c.Family), Result: c.Result}
+		switch c.Family {
+		case "inet", "inet6":
+			port := c.Port
+			jc.Address, jc.Port = optString(c.Address), &port
+		case "netlink":
+			jc.Address = optString(c.Address)
+		case "unix":
+			path := c.Path
+			jc.Path = &path
+		}
+		j.Connections = append(j.Connections, jc)
 	}
 	if k := p.KilledBy; k != nil {
 		j.KilledBy = &jsonKiller{PID: k.PID, Signal: k.Signal}

@@ -1,6 +1,7 @@
 package analyze
 
 import (
+	"maps"
 	"slices"
 
 	"github.com/ctrace/ctrace/replay"
@@ -74,6 +75,8 @@ type Process struct {
 	// sent by the kernel).
 	SignalsSent []SignalSent
 	KilledBy    *KilledBy
+	// Connections are its network calls (network.go), in order.
+	Connections []Connection
 	// FilesWritten are the sorted unique absolute paths of Files with a
 	// writing operation (see writingOps).
 	FilesWritten []string
@@ -213,7 +216,8 @@ type procState struct {
 	abendSig   int
 	snapStart  int64
 	kernelCand bool
-	root       rootInfo // the root directory, for paths and the index (paths.go)
+	root       rootInfo         // the root directory, for paths and the index (paths.go)
+	bound      map[int]sockAddr // socket descriptors' bound addresses (network.go)
 	ops        []*FileOp
 }
 
@@ -522,6 +526,7 @@ func (b *builder) inherit(child, parent *Process) {
 	child.Root = parent.Root
 	child.st.root = parent.st.root
 	child.st.fds = copyFDs(parent.st.fds)
+	child.st.bound = maps.Clone(parent.st.bound)
 	child.st.kernelCand = parent.KernelThread || parent.st.kernelCand
 }
 
@@ -969,8 +974,9 @@ func (b *builder) applySyscall(p *Process, ev *auditEvent, t int64) {
 			st.title = ev.title
 		}
 	}
+	b.netSyscall(p, ev, t) // failed ones too: a refused connect is a fact
 	if !sc.ok() {
-		return // a failed syscall changed nothing the model tracks
+		return // a failed syscall changed nothing else the model tracks
 	}
 	switch sc.kind {
 	case scExec:

@@ -82,7 +82,8 @@ func (p *Process) active() bool {
 	if p.KernelThread {
 		return false
 	}
-	return !p.PreExisting || len(p.Execs) > 0 || p.End != 0 || p.Vanished || len(p.Files) > 0
+	return !p.PreExisting || len(p.Execs) > 0 || p.End != 0 || p.Vanished || len(p.Files) > 0 ||
+		len(p.Connections) > 0 || len(p.SignalsSent) > 0
 }
 
 // markShown marks the processes of p's subtree the text report shows: the
@@ -433,7 +434,47 @@ func fileLines(p *Process) []string {
 	for i, e := range order {
 		lines[i] = "  " + e.path + ": " + strings.Join(e.ops, ", ")
 	}
+	for _, c := range p.Connections {
+		lines = append(lines, "  "+connectionText(&c))
+	}
 	return lines
+}
+
+// connectionText is "net connect inet 127.0.0.1:80: ok".
+func connectionText(c *Connection) string {
+	var where string
+	switch c.Family {
+	case "":
+		where = "(address unknown)"
+	case "inet", "inet6":
+		where = fmt.Sprintf("%s %s:%d", c.Family, c.Address, c.Port)
+		if c.Family == "inet6" {
+			where = fmt.Sprintf("inet6 [%s]:%d", c.Address, c.Port)
+		}
+		if c.Port == 0 && c.Op != "connect" {
+			where += " (any port: the kernel chose one the records do not give)"
+		}
+	case "unix":
+		where = "unix " + quoteIfNeeded(c.Path)
+		if c.Path == "" {
+			where = "unix (unnamed)"
+		}
+	case "netlink":
+		where = "netlink port " + c.Address
+	default:
+		where = "family " + c.Family
+	}
+	return "net " + c.Op + " " + where + ": " + c.Result
+}
+
+// quoteIfNeeded shows a unix socket path with control characters escaped.
+func quoteIfNeeded(s string) string {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Sprintf("%q", s)
+		}
+	}
+	return s
 }
 
 // unresolvedNote says what is known of the directory of a name that could

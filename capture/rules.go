@@ -70,6 +70,8 @@ var ruleDefaultSyscalls = []string{
 	"setuid32", "setreuid32", "setresuid32", "setfsuid32", "setgid32", "setregid32", "setresgid32",
 	"setfsgid32", "setgroups32",
 	"pidfd_send_signal", "rt_sigqueueinfo", "rt_tgsigqueueinfo",
+	// network endpoints
+	"connect", "bind", "listen", "accept", "accept4",
 }
 
 // ruleFilteredSyscalls are audited only when a filter matches: the open

@@ -98,7 +98,11 @@ func TestRulesDefaultAmd64(t *testing.T) {
 			"renameat2", "unlink", "unlinkat", "truncate", "ftruncate", "link", "linkat", "symlink",
 			"symlinkat", "mknod", "mknodat", "mkdir", "mkdirat", "rmdir", "chmod", "fchmod", "fchmodat",
 			"chown", "fchown", "fchownat", "lchown", "dup", "dup2", "dup3", "memfd_create", "pipe", "pipe2",
-			"setuid", "setresuid", "setgid", "setresgid", "setgroups", "capset", "pidfd_send_signal"} {
+			"setuid", "setresuid", "setgid", "setresgid", "setgroups", "capset", "pidfd_send_signal",
+			"connect", "bind", "listen", "accept", "accept4"} {
+			if s == "accept" && strings.Contains(set[0], "arch=b32") {
+				continue // i386 has accept4 only (accept is through socketcall)
+			}
 			if !slices.Contains(plain, s) {
 				t.Errorf("%s missing from %q", s, set[0])
 			}

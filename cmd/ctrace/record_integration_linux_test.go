@@ -664,3 +664,100 @@ func deref64(p *int64) any {
 	}
 	return *p
 }
+
+// TestIntegrationConnections records a Python program that serves and
+// connects over TCP on 127.0.0.1 and ::1, a unix socket path and an
+// abstract unix name, and is refused on a closed port: every call is in
+// the process's connections with its address and result.
+func TestIntegrationConnections(t *testing.T) {
+	kerneltest.Lock(t)
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 is not installed")
+	}
+	dir := t.TempDir()
+	prog := filepath.Join(dir, "net.py")
+	os.WriteFile(prog, []byte(`import socket, sys
+def serve(fam, addr):
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.bind(addr); s.listen(1)
+    return s
+for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+    srv = serve(fam, (host, 0))
+    port = srv.getsockname()[1]
+    print(port)
+    c = socket.socket(fam, socket.SOCK_STREAM); c.connect((host, port))
+    a, peer = srv.accept(); print(peer[1]); a.close(); c.close(); srv.close()
+srv = serve(socket.AF_UNIX, sys.argv[1])
+c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1]); a, _ = srv.accept()
+ab = serve(socket.AF_UNIX, "\0ctrace-test-abstract")
+c2 = socket.socket(socket.AF_UNIX); c2.connect("\0ctrace-test-abstract")
+r = socket.socket(socket.AF_INET)
+try:
+    r.connect(("127.0.0.1", 1))
+except OSError:
+    pass
+`), 0o600)
+	out := filepath.Join(dir, "net.ctr")
+	sock := filepath.Join(dir, "s.sock")
+	stdout, errs, code := ctrace(t, "record", "--no-snapshot", "-o", out, "--", py, prog, sock)
+	if code != 0 {
+		t.Fatalf("record: exit %d\n%s", code, errs)
+	}
+	ports := strings.Fields(stdout) // the program's own truth: server port, client port (v4, v6)
+	if len(ports) != 4 {
+		t.Fatalf("program output %q", stdout)
+	}
+	js, errs, code := ctrace(t, "analyze", "--format", "json", out)
+	if code != 0 {
+		t.Fatalf("analyze: %s", errs)
+	}
+	var rep struct {
+		Capture struct {
+			CommandPID int `json:"command_pid"`
+		} `json:"capture"`
+		Processes []struct {
+			PID         int `json:"pid"`
+			Connections []struct {
+				Operation string  `json:"operation"`
+				Family    *string `json:"family"`
+				Address   *string `json:"address"`
+				Port      *int    `json:"port"`
+				Path      *string `json:"path"`
+				Result    string  `json:"result"`
+			} `json:"connections"`
+		} `json:"processes"`
+	}
+	if err := json.Unmarshal([]byte(js), &rep); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range rep.Processes {
+		if p.PID != rep.Capture.CommandPID {
+			continue
+		}
+		for _, c := range p.Connections {
+			s := c.Operation
+			for _, v := range []*string{c.Family, c.Address, c.Path} {
+				if v != nil {
+					s += " " + *v
+				}
+			}
+			if c.Port != nil {
+				s += " " + strconv.Itoa(*c.Port)
+			}
+			got = append(got, s+" "+c.Result)
+		}
+	}
+	want := []string{
+		"bind inet 127.0.0.1 0 ok", "listen inet 127.0.0.1 0 ok", "connect inet 127.0.0.1 " + ports[0] + " ok",
+		"accept inet 127.0.0.1 " + ports[1] + " ok",
+		"bind inet6 ::1 0 ok", "listen inet6 ::1 0 ok", "connect inet6 ::1 " + ports[2] + " ok", "accept inet6 ::1 " + ports[3] + " ok",
+		"bind unix " + sock + " ok", "listen unix " + sock + " ok", "connect unix " + sock + " ok", "accept unix  ok",
+		"bind unix @ctrace-test-abstract ok", "listen unix @ctrace-test-abstract ok", "connect unix @ctrace-test-abstract ok",
+		"connect inet 127.0.0.1 1 ECONNREFUSED",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("connections\n got %q\nwant %q", got, want)
+	}
+}
