@@ -209,12 +209,6 @@ func (b *builder) containerSyscall(p *Process, ev *auditEvent, t int64) {
 
 func (cp *ctrProc) addEvent(e nsEvent) { cp.events = append(cp.events, e) }
 
-// idxHas reports whether the index knows inode k in p's root.
-func (b *builder) idxHas(p *Process, k devino) bool {
-	_, ok := b.idx.get(p.st.root, k)
-	return ok
-}
-
 // newRoot returns the host path of the new root directory of a pivot_root
 // or chroot: its first PATH item. The event's own CWD record cannot tell:
 // it is written at the syscall's exit, relative to the new root ("/" after
@@ -230,12 +224,17 @@ func (b *builder) newRoot(p *Process, ev *auditEvent) string {
 	it := &ev.paths[0]
 	cp := b.ctr.get(p)
 	k, hasKey := it.key()
+	var indexed string
+	inIndex := false
+	if hasKey {
+		indexed, inIndex = b.idx.get(p.st.root, k)
+	}
 	var root string
 	switch {
 	case hasKey && cp != nil && cp.dirs[k] != "":
 		root = cp.dirs[k]
-	case hasKey && b.idxHas(p, k):
-		root, _ = b.idx.get(p.st.root, k)
+	case inIndex:
+		root = indexed
 	case it.hasName && path.IsAbs(it.name):
 		root = path.Clean(it.name)
 	case it.hasName && path.IsAbs(p.Cwd):

@@ -455,7 +455,7 @@ func connectionText(c *Connection) string {
 			where += " (any port: the kernel chose one the records do not give)"
 		}
 	case "unix":
-		where = "unix " + quoteIfNeeded(c.Path)
+		where = "unix " + shellQuote(c.Path)
 		if c.Path == "" {
 			where = "unix (unnamed)"
 		}
@@ -465,16 +465,6 @@ func connectionText(c *Connection) string {
 		where = "family " + c.Family
 	}
 	return "net " + c.Op + " " + where + ": " + c.Result
-}
-
-// quoteIfNeeded shows a unix socket path with control characters escaped.
-func quoteIfNeeded(s string) string {
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return fmt.Sprintf("%q", s)
-		}
-	}
-	return s
 }
 
 // unresolvedNote says what is known of the directory of a name that could
