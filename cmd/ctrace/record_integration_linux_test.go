@@ -569,13 +569,7 @@ func TestIntegrationSignalsAndUsers(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "sig.ctr")
 	script := `sleep 5 & p=$!; sleep 0.2; kill -TERM $p; wait; sleep 5 & kill -9 $!; wait; ` +
 		`setpriv --reuid=1000 --regid=1000 --clear-groups sh -c 'id -u; id -g'`
-	if _, errs, code := ctrace(t, "record", "--no-snapshot", "-o", out, "--", "sh", "-c", script); code != 0 {
-		t.Fatalf("record: exit %d\n%s", code, errs)
-	}
-	js, errs, code := ctrace(t, "analyze", "--format", "json", out)
-	if code != 0 {
-		t.Fatalf("analyze: %s", errs)
-	}
+	recordRun(t, out, "sh", "-c", script)
 	var rep struct {
 		Capture struct {
 			CommandPID int `json:"command_pid"`
@@ -605,9 +599,7 @@ func TestIntegrationSignalsAndUsers(t *testing.T) {
 			} `json:"credential_changes"`
 		} `json:"processes"`
 	}
-	if err := json.Unmarshal([]byte(js), &rep); err != nil {
-		t.Fatal(err)
-	}
+	analyzeJSON(t, out, &rep)
 	shell := rep.Capture.CommandPID
 	var killed []int
 	for _, p := range rep.Processes {
@@ -658,6 +650,29 @@ func TestIntegrationSignalsAndUsers(t *testing.T) {
 	}
 }
 
+// recordRun records `ctrace record --no-snapshot -o out -- cmd...`,
+// which must succeed, and returns the command's stdout.
+func recordRun(t *testing.T, out string, cmd ...string) string {
+	t.Helper()
+	stdout, errs, code := ctrace(t, append([]string{"record", "--no-snapshot", "-o", out, "--"}, cmd...)...)
+	if code != 0 {
+		t.Fatalf("record: exit %d\n%s", code, errs)
+	}
+	return stdout
+}
+
+// analyzeJSON decodes `ctrace analyze --format json file` into v.
+func analyzeJSON(t *testing.T, file string, v any) {
+	t.Helper()
+	js, errs, code := ctrace(t, "analyze", "--format", "json", file)
+	if code != 0 {
+		t.Fatalf("analyze: %s", errs)
+	}
+	if err := json.Unmarshal([]byte(js), v); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func deref64(p *int64) any {
 	if p == nil {
 		return nil
@@ -700,17 +715,10 @@ except OSError:
 `), 0o600)
 	out := filepath.Join(dir, "net.ctr")
 	sock := filepath.Join(dir, "s.sock")
-	stdout, errs, code := ctrace(t, "record", "--no-snapshot", "-o", out, "--", py, prog, sock)
-	if code != 0 {
-		t.Fatalf("record: exit %d\n%s", code, errs)
-	}
+	stdout := recordRun(t, out, py, prog, sock)
 	ports := strings.Fields(stdout) // the program's own truth: server port, client port (v4, v6)
 	if len(ports) != 4 {
 		t.Fatalf("program output %q", stdout)
-	}
-	js, errs, code := ctrace(t, "analyze", "--format", "json", out)
-	if code != 0 {
-		t.Fatalf("analyze: %s", errs)
 	}
 	var rep struct {
 		Capture struct {
@@ -728,9 +736,7 @@ except OSError:
 			} `json:"connections"`
 		} `json:"processes"`
 	}
-	if err := json.Unmarshal([]byte(js), &rep); err != nil {
-		t.Fatal(err)
-	}
+	analyzeJSON(t, out, &rep)
 	var got []string
 	for _, p := range rep.Processes {
 		if p.PID != rep.Capture.CommandPID {
