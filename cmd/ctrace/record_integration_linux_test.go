@@ -743,6 +743,12 @@ except OSError:
 			continue
 		}
 		for _, c := range p.Connections {
+			if c.Operation == "connect" && c.Path != nil && *c.Path != sock && *c.Path != "@ctrace-test-abstract" {
+				// The C library's user lookups (Python looks the user up
+				// when HOME is unset) ask nscd or systemd-userdb over unix
+				// sockets first: real, but not the program's own calls.
+				continue
+			}
 			s := c.Operation
 			for _, v := range []*string{c.Family, c.Address, c.Path} {
 				if v != nil {
