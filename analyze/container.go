@@ -55,6 +55,15 @@ type Container struct {
 	Start, End int64
 	ExitCode   *int
 	Signal     *int
+	// StartedBy is the client that asked for the container to run (see
+	// Launch), nil when the records do not show one. When several clients
+	// could have and the records do not tell which, StartedBy is nil and
+	// StartedByCandidates holds them.
+	StartedBy           *Launch
+	StartedByCandidates []*Process
+	// ExecSessions are the processes exec'd into the container (docker
+	// exec), in model order.
+	ExecSessions []*ExecSession
 }
 
 // ShortID returns the first 12 characters of the id, as docker shows it.

@@ -126,6 +126,9 @@ func (b *builder) detectContainers() []*Container {
 		id := cb.c.ID
 		for _, p := range cb.c.Processes {
 			p.Container = &id
+			if d.roles[p] == roleExec && (p.Parent == nil || d.assigned[p.Parent] != cb.c) {
+				cb.c.ExecSessions = append(cb.c.ExecSessions, &ExecSession{Process: p})
+			}
 		}
 		out = append(out, cb.c)
 	}

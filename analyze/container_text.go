@@ -76,6 +76,13 @@ func (v *textView) containerSection(t *textWriter, c *Container) {
 	v.section = c
 	defer func() { v.section = nil }()
 	t.printf("%s\n", containerLine(c))
+	if l := launchLine("started by", c.StartedBy, c.StartedByCandidates); l != "" {
+		t.printf("%s\n", l)
+	}
+	sessions := map[*Process]*ExecSession{}
+	for _, s := range c.ExecSessions {
+		sessions[s.Process] = s
+	}
 	shown := map[*Process]bool{}
 	var roots []*Process
 	for _, p := range c.Processes {
@@ -86,6 +93,11 @@ func (v *textView) containerSection(t *textWriter, c *Container) {
 		}
 	}
 	for _, r := range roots {
+		if s := sessions[r]; s != nil {
+			if l := launchLine("exec session started by", s.StartedBy, s.Candidates); l != "" {
+				t.printf("%s\n", l)
+			}
+		}
 		t.tree(r, "", "", shown, v)
 	}
 	if len(roots) == 0 {
@@ -160,4 +172,34 @@ func (a *Analysis) WriteContainerText(w io.Writer, c *Container) error {
 	v.grouped = true
 	v.containerSection(tw, c)
 	return tw.err
+}
+
+// launchLine is "started by PID ARGV  (user; evidence)", or the candidates
+// when the records do not tell which client it was; "" when no client is
+// in the records.
+func launchLine(what string, l *Launch, cands []*Process) string {
+	if l == nil {
+		if len(cands) == 0 {
+			return ""
+		}
+		pids := make([]string, len(cands))
+		for i, q := range cands {
+			pids[i] = fmt.Sprint(q.PID)
+		}
+		return fmt.Sprintf("%s: unresolved (the records do not tell which of %d clients: %s)", what, len(cands), strings.Join(pids, ", "))
+	}
+	var ev []string
+	if id := l.Process.Identity; id != nil {
+		ev = append(ev, userText(id))
+	}
+	ev = append(ev, "connected to "+shellQuote(l.Socket)+" at "+FormatTime(l.ConnectTime))
+	switch {
+	case l.CommandMatch:
+		ev = append(ev, "the command it gave is the one that ran")
+	case l.IDMatch:
+		ev = append(ev, "it names the id")
+	default:
+		ev = append(ev, "inferred from timing alone: its arguments name neither the command nor the id")
+	}
+	return fmt.Sprintf("%s %d %s  (%s)", what, l.Process.PID, commandText(l.Process), strings.Join(ev, "; "))
 }

@@ -14,6 +14,7 @@ func (b *builder) finish() {
 		b.finishProcess(p, cmd)
 	}
 	b.linkKillers()
+	b.linkPtrace()
 	b.linkParents()
 	slices.SortFunc(b.procs, compareProcesses)
 	for i, p := range b.procs {
@@ -24,7 +25,9 @@ func (b *builder) finish() {
 			p.Parent.Children = append(p.Parent.Children, p)
 		}
 	}
+	b.inheritIdentities()
 	b.containers = b.detectContainers()
+	linkLaunchers(b.procs, b.containers)
 	for _, p := range b.procs {
 		p.st = nil
 	}

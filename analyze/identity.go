@@ -1,5 +1,10 @@
 package analyze
 
+import (
+	"cmp"
+	"slices"
+)
+
 // Who ran a process and who killed it: the identity the audit records carry
 // (every SYSCALL record has the task's credentials at the syscall's exit),
 // the calls that changed it, and the signals one recorded process sent
@@ -38,6 +43,100 @@ type KilledBy struct {
 	Signal  int
 }
 
+// Ptrace is a ptrace attach (PTRACE_ATTACH, PTRACE_SEIZE, or
+// PTRACE_TRACEME by which a process asks its parent to trace it), as one of
+// its two sides saw it.
+type Ptrace struct {
+	Time int64
+	// Request is attach, seize or traceme.
+	Request string
+	// Role is this process's side: tracer or tracee.
+	Role string
+	// PeerPID is the other side's pid, Peer its process when in the model.
+	PeerPID int
+	Peer    *Process
+	// Result is "ok" or the error's name (EPERM: refused).
+	Result string
+}
+
+// ptraceRequests names the ptrace requests the rules record.
+var ptraceRequests = map[uint64]string{0: "traceme", 16: "attach", 0x4206: "seize"}
+
+// ptraceSyscall applies a ptrace attach, successful or not (a refused
+// attach is a fact too), on the caller's side; linkPtrace adds the other
+// side's entry.
+func (b *builder) ptraceSyscall(p *Process, ev *auditEvent, t int64) {
+	sc := ev.sc
+	if sc.name != "ptrace" {
+		return
+	}
+	req, ok := ptraceRequests[sc.a[0]]
+	if !ok {
+		return
+	}
+	e := Ptrace{Time: t, Request: req, Role: "tracer", Result: "ok"}
+	if !sc.ok() {
+		e.Result = errnoName(sc.exit)
+	}
+	switch {
+	case req == "traceme":
+		e.Role, e.PeerPID = "tracee", p.PPID
+	case len(ev.objPIDs) > 0:
+		e.PeerPID = ev.objPIDs[0] // the target's process, in the initial namespace
+	default:
+		e.PeerPID = int(int32(sc.a[1])) // no such task (ESRCH): the pid asked for
+	}
+	if q := b.cur[e.PeerPID]; q != nil && !q.finishedForAudit() {
+		e.Peer = q
+	}
+	if n := len(p.Ptraces); n > 0 {
+		if l := &p.Ptraces[n-1]; l.Request == e.Request && l.PeerPID == e.PeerPID && l.Role == e.Role && l.Result == e.Result {
+			return // the next thread of the same process (strace -p attaches each)
+		}
+	}
+	p.Ptraces = append(p.Ptraces, e)
+}
+
+// linkPtrace gives each ptrace entry whose peer is in the model its mirror
+// on the peer's side.
+func (b *builder) linkPtrace() {
+	byPID := map[int][]*Process{}
+	for _, p := range b.procs {
+		byPID[p.PID] = append(byPID[p.PID], p)
+	}
+	type mirror struct {
+		to *Process
+		e  Ptrace
+	}
+	var add []mirror
+	for _, p := range b.procs {
+		for i := range p.Ptraces {
+			e := &p.Ptraces[i]
+			if e.Peer == nil {
+				e.Peer = aliveAt(byPID[e.PeerPID], e.Time)
+			}
+			if e.Peer == nil || e.Peer == p {
+				continue
+			}
+			m := *e
+			m.PeerPID, m.Peer = p.PID, p
+			m.Role = "tracee"
+			if e.Role == "tracee" {
+				m.Role = "tracer"
+			}
+			add = append(add, mirror{e.Peer, m})
+		}
+	}
+	for _, m := range add {
+		m.to.Ptraces = append(m.to.Ptraces, m.e)
+	}
+	for _, p := range b.procs {
+		if len(p.Ptraces) > 1 {
+			slices.SortStableFunc(p.Ptraces, func(a, b Ptrace) int { return cmp.Compare(a.Time, b.Time) })
+		}
+	}
+}
+
 // identity returns the credentials of a SYSCALL record; ok is false when
 // the record has no uid field.
 func (s *syscallRecord) identity() (Identity, bool) { return s.ident, s.hasIdent }
@@ -51,11 +150,40 @@ func unsetID(v uint64) int64 {
 }
 
 // noteIdentity keeps the first identity of a process (its identity at start,
-// as far as audit saw it).
+// as far as audit saw it): that of its first record, unless that record is
+// a credential change (a record gives the credentials after the call).
 func (p *Process) noteIdentity(sc *syscallRecord) {
-	if p.Identity == nil {
-		if id, ok := sc.identity(); ok {
-			p.Identity = &id
+	if p.Identity != nil || p.st.credChanged {
+		return
+	}
+	if credentialSyscalls[sc.name] && sc.ok() {
+		p.st.credChanged = true
+		return
+	}
+	if id, ok := sc.identity(); ok {
+		p.Identity = &id
+	}
+}
+
+// inheritIdentities gives the processes forked during the capture whose
+// identity at start no record of their own gives (their first was a
+// credential change) the identity their parent had at the fork: a fork
+// copies the credentials.
+func (b *builder) inheritIdentities() {
+	for _, p := range b.procs { // parents first: procs are in start order
+		if p.Identity != nil || p.Start == 0 || p.Parent == nil {
+			continue
+		}
+		q := p.Parent
+		id := q.Identity
+		for i := range q.CredentialChanges {
+			if c := &q.CredentialChanges[i]; c.Time <= p.Start {
+				id = &c.Identity
+			}
+		}
+		if id != nil {
+			cp := *id
+			p.Identity = &cp
 		}
 	}
 }

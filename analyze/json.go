@@ -40,6 +40,37 @@ type jsonContainer struct {
 	End         *string `json:"end"`
 	ExitCode    *int    `json:"exit_code"`
 	Signal      *int    `json:"signal"`
+	// StartedBy and its candidates: see Container.StartedBy.
+	StartedBy           *jsonLaunch       `json:"started_by"`
+	StartedByCandidates []int             `json:"started_by_candidates"`
+	ExecSessions        []jsonExecSession `json:"exec_sessions"`
+}
+
+// jsonLaunch is the client that started a container or an exec session.
+type jsonLaunch struct {
+	PID  int      `json:"pid"`
+	ID   int      `json:"id"`
+	Argv []string `json:"argv"`
+	jsonIdentity
+	Evidence jsonLaunchEvidence `json:"evidence"`
+}
+
+type jsonLaunchEvidence struct {
+	Subcommand   string  `json:"subcommand"`
+	Socket       string  `json:"socket"`
+	ConnectTime  string  `json:"connect_time"`
+	Image        *string `json:"image"`
+	CommandMatch bool    `json:"command_match"`
+	IDMatch      bool    `json:"id_match"`
+}
+
+type jsonExecSession struct {
+	PID                 int         `json:"pid"`
+	ID                  int         `json:"id"`
+	Start               *string     `json:"start"`
+	Argv                []string    `json:"argv"`
+	StartedBy           *jsonLaunch `json:"started_by"`
+	StartedByCandidates []int       `json:"started_by_candidates"`
 }
 
 type jsonCapture struct {
@@ -102,6 +133,16 @@ type jsonProcess struct {
 	SignalsSent       []jsonSignal     `json:"signals_sent"`
 	KilledBy          *jsonKiller      `json:"killed_by"`
 	Connections       []jsonConnection `json:"connections"`
+	Ptrace            []jsonPtrace     `json:"ptrace"`
+}
+
+type jsonPtrace struct {
+	Time    string `json:"time"`
+	Request string `json:"request"`
+	Role    string `json:"role"`
+	PID     int    `json:"pid"`
+	ID      *int   `json:"id"`
+	Result  string `json:"result"`
 }
 
 type jsonConnection struct {
@@ -400,8 +441,10 @@ func jsonProcessOf(p *Process) jsonProcess {
 		jc := jsonConnection{Time: FormatTime(c.Time), Operation: c.Op, Family: optString(c.Family), Result: c.Result}
 		switch c.Family {
 		case "inet", "inet6":
-			port := c.Port
-			jc.Address, jc.Port = optString(c.Address), &port
+			if c.Address != "" { // "": an accept that did not ask for the peer
+				port := c.Port
+				jc.Address, jc.Port = optString(c.Address), &port
+			}
 		case "netlink":
 			jc.Address = optString(c.Address)
 		case "unix":
@@ -409,6 +452,14 @@ func jsonProcessOf(p *Process) jsonProcess {
 			jc.Path = &path
 		}
 		j.Connections = append(j.Connections, jc)
+	}
+	j.Ptrace = []jsonPtrace{}
+	for _, e := range p.Ptraces {
+		jp := jsonPtrace{Time: FormatTime(e.Time), Request: e.Request, Role: e.Role, PID: e.PeerPID, Result: e.Result}
+		if e.Peer != nil {
+			jp.ID = &e.Peer.ID
+		}
+		j.Ptrace = append(j.Ptrace, jp)
 	}
 	if k := p.KilledBy; k != nil {
 		j.KilledBy = &jsonKiller{PID: k.PID, Signal: k.Signal}
@@ -465,5 +516,39 @@ func jsonContainerOf(c *Container) jsonContainer {
 	for _, p := range c.Processes {
 		j.ProcessIDs = append(j.ProcessIDs, p.ID)
 	}
+	j.StartedBy, j.StartedByCandidates = jsonLaunchOf(c.StartedBy), processIDs(c.StartedByCandidates)
+	j.ExecSessions = []jsonExecSession{}
+	for _, s := range c.ExecSessions {
+		p := s.Process
+		j.ExecSessions = append(j.ExecSessions, jsonExecSession{PID: p.PID, ID: p.ID, Start: optTime(p.Start), Argv: firstArgv(p),
+			StartedBy: jsonLaunchOf(s.StartedBy), StartedByCandidates: processIDs(s.Candidates)})
+	}
 	return j
+}
+
+func jsonLaunchOf(l *Launch) *jsonLaunch {
+	if l == nil {
+		return nil
+	}
+	p := l.Process
+	return &jsonLaunch{PID: p.PID, ID: p.ID, Argv: p.Argv, jsonIdentity: jsonIdentityOf(p.Identity),
+		Evidence: jsonLaunchEvidence{Subcommand: l.Subcommand, Socket: l.Socket, ConnectTime: FormatTime(l.ConnectTime),
+			Image: optString(l.Image), CommandMatch: l.CommandMatch, IDMatch: l.IDMatch}}
+}
+
+// processIDs returns the model ids of ps, never nil.
+func processIDs(ps []*Process) []int {
+	out := make([]int, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.ID)
+	}
+	return out
+}
+
+// firstArgv is the argv of a process's first exec, else its argv.
+func firstArgv(p *Process) []string {
+	if len(p.Execs) > 0 && p.Execs[0].Argv != nil {
+		return p.Execs[0].Argv
+	}
+	return p.Argv
 }

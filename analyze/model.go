@@ -77,6 +77,8 @@ type Process struct {
 	KilledBy    *KilledBy
 	// Connections are its network calls (network.go), in order.
 	Connections []Connection
+	// Ptraces are the ptrace attaches it made or underwent, in order.
+	Ptraces []Ptrace
 	// FilesWritten are the sorted unique absolute paths of Files with a
 	// writing operation (see writingOps).
 	FilesWritten []string
@@ -206,6 +208,10 @@ type procState struct {
 	argvSet  bool
 	title    []string // last PROCTITLE after the last exec
 	sawAudit bool
+	// credChanged: a credential change was seen before any other record
+	// gave the process's identity, so its identity at start is its
+	// parent's at the fork (inheritIdentities).
+	credChanged bool
 
 	auditExit  *auditExitInfo // the last exit_group, or the last exit
 	auditExits int            // exit records since the last exec (one per thread that called exit)
@@ -975,6 +981,7 @@ func (b *builder) applySyscall(p *Process, ev *auditEvent, t int64) {
 		}
 	}
 	b.netSyscall(p, ev, t) // failed ones too: a refused connect is a fact
+	b.ptraceSyscall(p, ev, t)
 	if !sc.ok() {
 		return // a failed syscall changed nothing else the model tracks
 	}

@@ -83,7 +83,7 @@ func (p *Process) active() bool {
 		return false
 	}
 	return !p.PreExisting || len(p.Execs) > 0 || p.End != 0 || p.Vanished || len(p.Files) > 0 ||
-		len(p.Connections) > 0 || len(p.SignalsSent) > 0
+		len(p.Connections) > 0 || len(p.SignalsSent) > 0 || len(p.Ptraces) > 0
 }
 
 // markShown marks the processes of p's subtree the text report shows: the
@@ -269,6 +269,9 @@ func processLine(p *Process, extra ...string) string {
 		s := "killed by " + signalText(*p.Signal)
 		if k := p.KilledBy; k != nil {
 			s += fmt.Sprintf(" from %d", k.PID)
+			if k.Process == p {
+				s += " (itself)"
+			}
 		}
 		if p.CoreDumped {
 			s += " (core dumped)"
@@ -447,6 +450,10 @@ func connectionText(c *Connection) string {
 	case "":
 		where = "(address unknown)"
 	case "inet", "inet6":
+		if c.Address == "" {
+			where = c.Family + " (peer address not asked for)"
+			break
+		}
 		where = fmt.Sprintf("%s %s:%d", c.Family, c.Address, c.Port)
 		if c.Family == "inet6" {
 			where = fmt.Sprintf("inet6 [%s]:%d", c.Address, c.Port)
@@ -497,11 +504,39 @@ func identityFlags(p *Process) []string {
 			flags = append(flags, userText(id))
 		}
 	}
-	for _, c := range p.CredentialChanges {
-		flags = append(flags, c.Syscall+": "+userText(&c.Identity))
+	// A change is shown where it changed the ids the line shows;
+	// setgroups and capset (the groups and capabilities are not in the
+	// records) once each.
+	cur := p.Identity
+	named := map[string]bool{}
+	for i := range p.CredentialChanges {
+		c := &p.CredentialChanges[i]
+		switch c.Syscall {
+		case "setgroups", "setgroups32", "capset":
+			if !named[c.Syscall] {
+				named[c.Syscall] = true
+				flags = append(flags, c.Syscall)
+			}
+		default:
+			if cur == nil || userText(cur) != userText(&c.Identity) {
+				flags = append(flags, c.Syscall+": "+userText(&c.Identity))
+			}
+		}
+		cur = &c.Identity
 	}
 	for _, s := range p.SignalsSent {
 		flags = append(flags, fmt.Sprintf("sent %s to %d", signalText(s.Signal), s.TargetPID))
+	}
+	for _, e := range p.Ptraces {
+		f := fmt.Sprintf("traced by %d", e.PeerPID)
+		if e.Role == "tracer" {
+			f = fmt.Sprintf("traced %d", e.PeerPID)
+		}
+		f += " (ptrace " + e.Request
+		if e.Result != "ok" {
+			f += ": " + e.Result
+		}
+		flags = append(flags, f+")")
 	}
 	return flags
 }

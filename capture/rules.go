@@ -93,6 +93,11 @@ var ruleFilteredSyscalls = []struct {
 	// runtime preempts its own threads, many times a second
 	{[]string{"kill", "tkill"}, "-F a1!=0 -F a1!=23"},
 	{[]string{"tgkill"}, "-F a2!=0 -F a2!=23"},
+	// ptrace attaches: PTRACE_TRACEME, PTRACE_ATTACH, PTRACE_SEIZE (not the
+	// many requests of a tracer at work)
+	{[]string{"ptrace"}, "-F a0=0"},
+	{[]string{"ptrace"}, "-F a0=16"},
+	{[]string{"ptrace"}, "-F a0=16902"},
 	// Newer syscalls in a rule of their own, so that a rules file made of
 	// these lines still loads, all but this line, with an auditctl that does
 	// not know them (fchmodat2: Linux 6.6).

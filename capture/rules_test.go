@@ -86,10 +86,10 @@ func TestRulesDefaultAmd64(t *testing.T) {
 	}
 	// One unfiltered rule plus open and openat with the write-intent
 	// filter, the directory opens, the two duplicating fcntl commands, the
-	// signals (kill and tkill, tgkill) and fchmodat2 (on its own: older
-	// auditctl do not know it), per ABI.
-	if len(b64) != 9 || len(b32) != 9 || len(lines) != 18 {
-		t.Fatalf("want 9 native + 9 compat rules, got:\n%s", strings.Join(lines, "\n"))
+	// signals (kill and tkill, tgkill), the three ptrace attach requests
+	// and fchmodat2 (on its own: older auditctl do not know it), per ABI.
+	if len(b64) != 12 || len(b32) != 12 || len(lines) != 24 {
+		t.Fatalf("want 12 native + 12 compat rules, got:\n%s", strings.Join(lines, "\n"))
 	}
 	for _, set := range [][]string{b64, b32} {
 		plain := ruleSyscalls(t, set[0])
@@ -126,8 +126,13 @@ func TestRulesDefaultAmd64(t *testing.T) {
 		if !strings.Contains(set[6], "-S kill,tkill -F a1!=0 -F a1!=23 ") || !strings.Contains(set[7], "-S tgkill -F a2!=0 -F a2!=23 ") {
 			t.Errorf("want the signals without probes and Go's SIGURG: %q, %q", set[6], set[7])
 		}
-		if got := ruleSyscalls(t, set[8]); !slices.Equal(got, []string{"fchmodat2"}) {
-			t.Errorf("want fchmodat2 alone: %q", set[8])
+		for i, req := range []string{"0", "16", "16902"} { // PTRACE_TRACEME, PTRACE_ATTACH, PTRACE_SEIZE
+			if !strings.Contains(set[8+i], "-S ptrace -F a0="+req+" ") {
+				t.Errorf("want ptrace request %s: %q", req, set[8+i])
+			}
+		}
+		if got := ruleSyscalls(t, set[11]); !slices.Equal(got, []string{"fchmodat2"}) {
+			t.Errorf("want fchmodat2 alone: %q", set[11])
 		}
 	}
 	if slices.Contains(ruleSyscalls(t, b64[0]), "truncate64") {
@@ -144,8 +149,8 @@ func TestRulesDefaultAmd64(t *testing.T) {
 // arch to go-libaudit), but their text can be checked anywhere.
 func TestRulesDefaultArm64Text(t *testing.T) {
 	lines := ruleDefaultsFor(ruleArches["arm64"], 7)
-	if len(lines) != 17 {
-		t.Fatalf("want aarch64: plain + openat + directory openat + 2 fcntl, arm: plain + open + openat + directory opens + 2 fcntl; got:\n%s", strings.Join(lines, "\n"))
+	if len(lines) != 23 {
+		t.Fatalf("want aarch64: plain + openat + directory openat + 2 fcntl + 2 signals + 3 ptrace + fchmodat2, arm: the same with open; got:\n%s", strings.Join(lines, "\n"))
 	}
 	native := ruleSyscalls(t, lines[0])
 	for _, s := range []string{"fork", "vfork", "open", "creat", "rename", "unlink", "link", "symlink", "mknod", "truncate64"} {
@@ -167,10 +172,11 @@ func TestRulesDefaultArm64Text(t *testing.T) {
 	if want := "-a always,exit -F arch=b64 -S fcntl -F a1=0 -F pid!=7 -k ctrace"; lines[3] != want {
 		t.Errorf("aarch64 fcntl rule = %q, want %q", lines[3], want)
 	}
-	if !slices.Contains(ruleSyscalls(t, lines[8]), "fork") || !strings.Contains(lines[9], "-S open -F a1&0x643") ||
-		!strings.Contains(lines[10], "-S openat -F a2&0x643") || !strings.Contains(lines[11], "-S open,openat -F filetype=dir") ||
-		!strings.Contains(lines[12], "-S fcntl,fcntl64 -F a1=0") || !strings.Contains(lines[16], "-S fchmodat2 -F pid!=7") {
-		t.Errorf("arm compat rules incomplete:\n%s", strings.Join(lines[8:], "\n"))
+	if !slices.Contains(ruleSyscalls(t, lines[11]), "fork") || !strings.Contains(lines[12], "-S open -F a1&0x643") ||
+		!strings.Contains(lines[13], "-S openat -F a2&0x643") || !strings.Contains(lines[14], "-S open,openat -F filetype=dir") ||
+		!strings.Contains(lines[15], "-S fcntl,fcntl64 -F a1=0") || !strings.Contains(lines[20], "-S ptrace -F a0=16 ") ||
+		!strings.Contains(lines[22], "-S fchmodat2 -F pid!=7") {
+		t.Errorf("arm compat rules incomplete:\n%s", strings.Join(lines[11:], "\n"))
 	}
 }
 

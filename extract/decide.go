@@ -335,7 +335,7 @@ func selectionLines(o *Options, m *analyze.Model, cmdPID int, s *selection) []st
 		if c, err := m.FindContainer(id); err == nil {
 			id = c.ID
 		}
-		l = append(l, fmt.Sprintf("container %s: its processes, exec sessions and runtime processes", id))
+		l = append(l, fmt.Sprintf("container %s: its processes, exec sessions, runtime processes and the clients that started them", id))
 	}
 	if s.windowed() {
 		w := "window"

@@ -13,8 +13,9 @@
 //     pid from the trailer or the command_start note; the first process of
 //     that pid created during the capture) and its descendants;
 //   - Containers: analyze.Model.FindContainer: the container's processes
-//     (its init, `exec` sessions, their descendants) and its runtime
-//     processes (shim, runc invocations for it);
+//     (its init, `exec` sessions, their descendants), its runtime
+//     processes (shim, runc invocations for it) and the clients that
+//     started it and its exec sessions (analyze.Container.StartedBy);
 //   - Since/Until: a window on the wall clock (RFC 3339, or an offset from
 //     the capture's start). Process selectors add up; the window narrows
 //     them to the processes whose life meets it. Without a process selector

@@ -32,7 +32,8 @@ type Options struct {
 	Command bool
 	// Containers: id prefixes; each names one container (see
 	// analyze.Model.FindContainer): its processes (init, exec sessions,
-	// their descendants) and its runtime processes (shim, runc ...).
+	// their descendants), its runtime processes (shim, runc ...) and the
+	// clients that started them (docker run, docker exec).
 	Containers []string
 	// Since and Until bound the window (see ParseTime): RFC 3339 times, or
 	// offsets from the capture's start such as "2s" or "+1m30s". Frames

@@ -176,6 +176,16 @@ func (s *selection) choose(m *analyze.Model, o *Options, cmdPID int, leaderExits
 		for _, p := range c.RuntimeProcesses {
 			picked[p] = true
 		}
+		// The clients that started it and its exec sessions: the
+		// container's started_by stays what it was.
+		if l := c.StartedBy; l != nil {
+			picked[l.Process] = true
+		}
+		for _, e := range c.ExecSessions {
+			if e.StartedBy != nil {
+				picked[e.StartedBy.Process] = true
+			}
+		}
 	}
 	s.all = len(o.PIDs) == 0 && !o.Command && len(o.Containers) == 0
 	n := 0

@@ -222,8 +222,7 @@ func containerJSON(t *testing.T, file, id string) string {
 	}
 	var out strings.Builder
 	for _, c := range rep.Containers {
-		delete(c, "init_id")
-		delete(c, "process_ids")
+		reportjson.DropContainerIDs(c)
 		line, _ := json.Marshal(c)
 		out.Write(line)
 		out.WriteByte('\n')

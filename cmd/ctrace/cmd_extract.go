@@ -49,7 +49,7 @@ func extractCommand() *cli.Command {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the extract to `OUT.ctr`", Required: true},
 			&cli.IntSliceFlag{Name: "pid", Usage: "process `N` (every process that had the pid) and its descendants; repeatable"},
 			&cli.BoolFlag{Name: "command", Usage: "the command of a 'record -- COMMAND' capture and its descendants"},
-			&cli.GenericFlag{Name: "container", Value: &repeated{}, Usage: "the container whose id starts with `ID`: its processes, exec sessions and runtime processes; repeatable"},
+			&cli.GenericFlag{Name: "container", Value: &repeated{}, Usage: "the container whose id starts with `ID`: its processes, exec sessions, runtime processes and the clients that started them; repeatable"},
 			&cli.StringFlag{Name: "since", Usage: "keep what happened from `TIME` on: RFC 3339, or an offset from the start (2s, +1m30s)"},
 			&cli.StringFlag{Name: "until", Usage: "keep what happened up to `TIME` (as --since)"},
 			&cli.GenericFlag{Name: "redact", Value: &repeated{}, Usage: "replace text matching `REGEX` (Go syntax) with [redacted]; repeatable"},

@@ -773,3 +773,129 @@ except OSError:
 		t.Errorf("connections\n got %q\nwant %q", got, want)
 	}
 }
+
+// TestIntegrationSu records su(1) running a shell as nobody: the shell su
+// forks starts as root (a fork copies the credentials), changes group then
+// user, and the programs it runs are nobody's, as id(1) says.
+func TestIntegrationSu(t *testing.T) {
+	kerneltest.Lock(t)
+	if _, err := exec.LookPath("su"); err != nil {
+		t.Skip("su is not installed (Debian: util-linux)")
+	}
+	nobody, err := exec.Command("id", "-u", "nobody").Output()
+	if err != nil {
+		t.Skipf("no user nobody: %v", err)
+	}
+	uid, _ := strconv.ParseInt(strings.TrimSpace(string(nobody)), 10, 64)
+	out := filepath.Join(t.TempDir(), "su.ctr")
+	printed := recordRun(t, out, "su", "-s", "/bin/sh", "-c", "id -u", "nobody")
+	if got, _ := strconv.ParseInt(strings.TrimSpace(printed), 10, 64); got != uid {
+		t.Fatalf("id -u under su printed %q, want %d", printed, uid)
+	}
+	var rep struct {
+		Processes []struct {
+			PID   int      `json:"pid"`
+			PPID  *int     `json:"ppid"`
+			Argv  []string `json:"argv"`
+			UID   *int64   `json:"uid"`
+			Creds []struct {
+				Syscall string `json:"syscall"`
+				UID     int64  `json:"uid"`
+				EUID    int64  `json:"euid"`
+			} `json:"credential_changes"`
+		} `json:"processes"`
+	}
+	analyzeJSON(t, out, &rep)
+	var shell, id int
+	for _, p := range rep.Processes {
+		switch {
+		case len(p.Argv) == 3 && p.Argv[0] == "sh" && p.Argv[2] == "id -u":
+			shell++
+			n := len(p.Creds)
+			if p.UID == nil || *p.UID != 0 || n == 0 || p.Creds[n-1].UID != uid || p.Creds[n-1].EUID != uid {
+				t.Errorf("su's shell %d: uid at start %v, changes %+v; want 0, then %d", p.PID, deref64(p.UID), p.Creds, uid)
+			}
+		case len(p.Argv) > 0 && p.Argv[0] == "id":
+			id++
+			if p.UID == nil || *p.UID != uid {
+				t.Errorf("%q runs as %v, want %d", p.Argv, deref64(p.UID), uid)
+			}
+		}
+	}
+	if shell != 1 || id != 1 {
+		t.Errorf("%d shells, %d id processes, want 1 each", shell, id)
+	}
+	text, _, _ := ctrace(t, "analyze", out)
+	if want := fmt.Sprintf("setuid: uid %d gid", uid); !strings.Contains(text, want) {
+		t.Errorf("no %q in the text report:\n%s", want, text)
+	}
+}
+
+// TestIntegrationPtrace records strace attaching to a running process
+// (PTRACE_SEIZE), and an unprivileged strace refused (EPERM): both sides
+// list each attach, as strace's own messages say it went.
+func TestIntegrationPtrace(t *testing.T) {
+	kerneltest.Lock(t)
+	for _, p := range []string{"strace", "setpriv"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s is not installed", p)
+		}
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "ptrace.ctr")
+	script := `sleep 5 & s=$!; sleep 0.2
+strace -o /dev/null -p $s 2> ` + dir + `/ok.err & t=$!; sleep 0.5; kill $t; wait $t
+setpriv --reuid=65534 --regid=65534 --clear-groups strace -o /dev/null -p $s 2> ` + dir + `/refused.err & r=$!; wait $r
+kill $s; echo "$s $t $r"`
+	pids := strings.Fields(recordRun(t, out, "sh", "-c", script))
+	if len(pids) != 3 {
+		t.Fatalf("script printed %q", pids)
+	}
+	tracee, tracer, refused := pids[0], pids[1], pids[2]
+	okErr, _ := os.ReadFile(filepath.Join(dir, "ok.err"))
+	refusedErr, _ := os.ReadFile(filepath.Join(dir, "refused.err"))
+	if !strings.Contains(string(okErr), "Process "+tracee+" attached") || !strings.Contains(string(refusedErr), "Operation not permitted") {
+		t.Fatalf("strace said:\n%s\n%s", okErr, refusedErr)
+	}
+	var rep struct {
+		Processes []struct {
+			ID     int `json:"id"`
+			PID    int `json:"pid"`
+			Ptrace []struct {
+				Request string `json:"request"`
+				Role    string `json:"role"`
+				PID     int    `json:"pid"`
+				ID      *int   `json:"id"`
+				Result  string `json:"result"`
+			} `json:"ptrace"`
+		} `json:"processes"`
+	}
+	analyzeJSON(t, out, &rep)
+	got := map[string][]string{}
+	for _, p := range rep.Processes {
+		for _, e := range p.Ptrace {
+			if e.ID == nil {
+				t.Errorf("pid %d: ptrace peer %d not linked", p.PID, e.PID)
+			}
+			got[strconv.Itoa(p.PID)] = append(got[strconv.Itoa(p.PID)], fmt.Sprintf("%s %s %d %s", e.Request, e.Role, e.PID, e.Result))
+		}
+	}
+	for pid, want := range map[string][]string{
+		tracee:  {"seize tracee " + tracer + " ok", "seize tracee " + refused + " EPERM"},
+		tracer:  {"seize tracer " + tracee + " ok"},
+		refused: {"seize tracer " + tracee + " EPERM"},
+	} {
+		for _, w := range want {
+			if !slices.Contains(got[pid], w) {
+				t.Errorf("pid %s: ptrace %q, want %q among them", pid, got[pid], w)
+			}
+		}
+	}
+	text, _, _ := ctrace(t, "analyze", out)
+	for _, want := range []string{"traced " + tracee + " (ptrace seize)", "traced by " + tracer + " (ptrace seize)",
+		"traced by " + refused + " (ptrace seize: EPERM)"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("no %q in the text report:\n%s", want, text)
+		}
+	}
+}

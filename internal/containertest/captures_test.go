@@ -63,6 +63,11 @@ type wantContainer struct {
 	// by its descendants, and by the processes exec'd into the container
 	// and theirs.
 	initFiles, childFiles, execFiles []string
+	// startedBy and execStartedBy: the start of the argv of the docker
+	// client that started the container and its exec session (nil: none
+	// may be found); their pids when the test knows them.
+	startedBy, execStartedBy       []string
+	startedByPID, execStartedByPID int
 }
 
 func wantDockerRun() []wantContainer {
@@ -70,16 +75,20 @@ func wantDockerRun() []wantContainer {
 		marker: "/data.txt", runtime: "docker", namespace: "moby", rootfsKnown: true,
 		initArgv: []string{"sh", "-c", runInit}, exitCode: 3,
 		initFiles: []string{"/data.txt"}, childFiles: []string{"/tmp/child.txt"},
-		execFiles: []string{"/exec.txt", "/tmp/stop"},
+		execFiles:     []string{"/exec.txt", "/tmp/stop"},
+		startedBy:     []string{"docker", "run", "-d", "--name", "ctrace-test-run"},
+		execStartedBy: []string{"docker", "exec", "ctrace-test-run", "sh", "-c", runExec},
 	}}
 }
 
 func wantTwo() []wantContainer {
 	return []wantContainer{
 		{marker: "/a.txt", runtime: "docker", namespace: "moby", rootfsKnown: true,
-			initArgv: []string{"sh", "-c", twoA}, exitCode: 5, initFiles: []string{"/a.txt"}},
+			initArgv: []string{"sh", "-c", twoA}, exitCode: 5, initFiles: []string{"/a.txt"},
+			startedBy: []string{"docker", "run", "-d", "--name", "ctrace-test-a"}},
 		{marker: "/b.txt", runtime: "docker", namespace: "moby", rootfsKnown: true,
-			initArgv: []string{"sh", "-c", twoB}, exitCode: 6, initFiles: []string{"/b.txt"}},
+			initArgv: []string{"sh", "-c", twoB}, exitCode: 6, initFiles: []string{"/b.txt"},
+			startedBy: []string{"docker", "run", "-d", "--name", "ctrace-test-b"}},
 	}
 }
 
@@ -88,6 +97,7 @@ func wantPre() []wantContainer {
 		marker: "/exec.txt", runtime: "docker", namespace: "moby", preExisting: true,
 		initArgv: []string{"sh", "-c", preInit}, exitCode: 7,
 		initFiles: []string{"/bye.txt"}, execFiles: []string{"/exec.txt", "/tmp/stop"},
+		execStartedBy: []string{"docker", "exec", "ctrace-test-pre", "sh", "-c", preExec},
 	}}
 }
 
@@ -101,7 +111,12 @@ func wantRunc() []wantContainer {
 
 // wantSession is the docker session of the auditd log: the docker run
 // workload, from audit records alone.
-func wantSession() []wantContainer { return wantDockerRun() }
+func wantSession() []wantContainer {
+	w := wantDockerRun()
+	w[0].startedBy = []string{"docker", "run", "-d", "--name", "ctrace-test-auditd"}
+	w[0].execStartedBy = []string{"docker", "exec", "ctrace-test-auditd", "sh", "-c", runExec}
+	return w
+}
 
 // keptCaptures are the captures in testdata/containers and what they hold.
 var keptCaptures = map[string]func() []wantContainer{
@@ -237,6 +252,21 @@ func checkContainer(t *testing.T, a *analyze.Analysis, c *analyze.Container, w w
 		if !writer(f, func(p *analyze.Process) bool { return root(p) != c.Init }) {
 			errorf("no process exec'd into the container wrote %s", f)
 		}
+	}
+	checkLaunch(t, "started by", c.StartedBy, w.startedBy, w.startedByPID)
+	var sessions []*analyze.ExecSession
+	for _, s := range c.ExecSessions {
+		if root(s.Process) == s.Process && s.Process != c.Init {
+			sessions = append(sessions, s)
+		}
+	}
+	switch {
+	case w.execFiles == nil && len(sessions) != 0:
+		errorf("%d exec sessions, want none", len(sessions))
+	case w.execFiles != nil && len(sessions) != 1:
+		errorf("%d exec sessions, want 1", len(sessions))
+	case w.execFiles != nil:
+		checkLaunch(t, "exec session started by", sessions[0].StartedBy, w.execStartedBy, w.execStartedByPID)
 	}
 	for _, p := range c.Processes {
 		if p.Container == nil || *p.Container != c.ID {
@@ -556,4 +586,22 @@ func TestDockerSessionLog(t *testing.T) {
 func writeLogGoldens(t *testing.T, logFile string) {
 	t.Helper()
 	writeGoldensAs(t, importLog(t, logFile), strings.TrimSuffix(logFile, ".log"))
+}
+
+// checkLaunch checks a container's or exec session's client: its argv
+// starts with want (nil: no client may be found) and its pid is pid (0:
+// not known).
+func checkLaunch(t *testing.T, what string, l *analyze.Launch, want []string, pid int) {
+	t.Helper()
+	switch {
+	case want == nil && l != nil:
+		t.Errorf("%s %d %q, want none", what, l.Process.PID, l.Process.Argv)
+	case want == nil:
+	case l == nil:
+		t.Errorf("%s: none, want %q", what, want)
+	case len(l.Process.Argv) < len(want) || !slices.Equal(l.Process.Argv[:len(want)], want) || pid != 0 && l.Process.PID != pid:
+		t.Errorf("%s %d %q, want %d %q", what, l.Process.PID, l.Process.Argv, pid, want)
+	case !l.CommandMatch || path.Base(l.Socket) != "docker.sock" || l.ConnectTime == 0:
+		t.Errorf("%s: evidence %+v", what, l)
+	}
 }

@@ -10,7 +10,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,7 +68,21 @@ func run(t *testing.T, wantCode int, name string, args ...string) string {
 // docker runs the docker CLI, which must succeed.
 func docker(t *testing.T, args ...string) string {
 	t.Helper()
-	return run(t, 0, "docker", args...)
+	out, _ := dockerPID(t, args...)
+	return out
+}
+
+// dockerPID runs the docker CLI, which must succeed, and returns its
+// trimmed stdout and its pid.
+func dockerPID(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command("docker", args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("docker %q: %v\nstdout: %s\nstderr: %s", args, err, o.String(), e.String())
+	}
+	return strings.TrimSpace(o.String()), cmd.Process.Pid
 }
 
 // removeContainer removes a container now (a leftover) and at the end of
@@ -219,7 +235,7 @@ func recordCase(t *testing.T, name, full string, want []wantContainer) {
 	writeGoldens(t, filepath.Join(containersDir, name+".ctr"))
 }
 
-const trimSelection = "containers: the processes of the containers found and of their runtime (shim, runc and its children, hooks); their audit events, proc connector events and snapshot records; notes"
+const trimSelection = "containers: the processes of the containers found, of their runtime (shim, runc and its children, hooks) and the docker clients that started them; their audit events, proc connector events and snapshot records; notes"
 
 // keep copies a file into testdata.
 func keep(t *testing.T, from, to string) {
@@ -243,15 +259,15 @@ func TestIntegrationDockerRun(t *testing.T) {
 	removeContainer(t, name)
 	full := filepath.Join(t.TempDir(), "full.ctr")
 	rec := startRecorder(t, full)
-	id := docker(t, "run", "-d", "--name", name, "--network", "none", img, "sh", "-c", runInit)
-	docker(t, "exec", name, "sh", "-c", runExec)
+	id, runPID := dockerPID(t, "run", "-d", "--name", name, "--network", "none", img, "sh", "-c", runInit)
+	_, execPID := dockerPID(t, "exec", name, "sh", "-c", runExec)
 	if code := docker(t, "wait", name); code != "3" {
 		t.Errorf("docker wait: %s, want 3", code)
 	}
 	settle()
 	rec.stop(t)
 	want := wantDockerRun()
-	want[0].id = id
+	want[0].id, want[0].startedByPID, want[0].execStartedByPID = id, runPID, execPID
 	recordCase(t, "docker_run", full, want)
 }
 
@@ -267,14 +283,19 @@ func TestIntegrationTwoContainers(t *testing.T) {
 	full := filepath.Join(t.TempDir(), "full.ctr")
 	rec := startRecorder(t, full)
 	ids := make([]string, 2)
+	pids := make([]int, 2)
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i := range names {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out, err := exec.Command("docker", "run", "-d", "--name", names[i], "--network", "none", img, "sh", "-c", scripts[i]).Output()
+			cmd := exec.Command("docker", "run", "-d", "--name", names[i], "--network", "none", img, "sh", "-c", scripts[i])
+			out, err := cmd.Output()
 			ids[i], errs[i] = strings.TrimSpace(string(out)), err
+			if cmd.Process != nil {
+				pids[i] = cmd.Process.Pid
+			}
 		}()
 	}
 	wg.Wait()
@@ -292,6 +313,7 @@ func TestIntegrationTwoContainers(t *testing.T) {
 	rec.stop(t)
 	want := wantTwo()
 	want[0].id, want[1].id = ids[0], ids[1]
+	want[0].startedByPID, want[1].startedByPID = pids[0], pids[1]
 	recordCase(t, "two_containers", full, want)
 }
 
@@ -311,14 +333,14 @@ func TestIntegrationPreExisting(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	full := filepath.Join(t.TempDir(), "full.ctr")
 	rec := startRecorder(t, full)
-	docker(t, "exec", name, "sh", "-c", preExec)
+	_, execPID := dockerPID(t, "exec", name, "sh", "-c", preExec)
 	if code := docker(t, "wait", name); code != "7" {
 		t.Errorf("docker wait: %s, want 7", code)
 	}
 	settle()
 	rec.stop(t)
 	want := wantPre()
-	want[0].id, want[0].initPID = id, initPID
+	want[0].id, want[0].initPID, want[0].execStartedByPID = id, initPID, execPID
 	recordCase(t, "pre_existing", full, want)
 }
 
@@ -777,4 +799,171 @@ func auditLost(t *testing.T) int64 {
 	}
 	t.Fatal("auditctl -s shows no lost counter")
 	return 0
+}
+
+// TestIntegrationStartedBy: a shell runs `docker run` (a server and a client
+// on the loopback of a `--network none` container), `docker create` then
+// `docker start ID` of a second container, and `docker exec` into it. The
+// shell prints the pid of each docker client it starts ($!): each
+// container's started_by and the exec session's are that client, with
+// their evidence; the server's and the client's calls are in the
+// container's processes' connections, and the client got the server's
+// answer.
+func TestIntegrationStartedBy(t *testing.T) {
+	kerneltest.Lock(t)
+	img := requireDocker(t)
+	names := []string{"ctrace-test-served", "ctrace-test-started"}
+	for _, n := range names {
+		removeContainer(t, n)
+	}
+	dir := t.TempDir()
+	script := `set -e
+docker run --name ` + names[0] + ` --network none ` + img + ` sh -c 'echo > /srv.txt; nc -l -p 8080 -e echo hi & sleep 0.3; nc 127.0.0.1 8080' > ` + dir + `/run.out &
+echo "run $!"; wait $!
+id=$(docker create --name ` + names[1] + ` --network none ` + img + ` sh -c 'echo > /created.txt; sleep 1')
+echo "id $id"
+docker start "$id" > /dev/null &
+echo "start $!"; wait $!
+docker exec ` + names[1] + ` sh -c 'echo > /exec2.txt' &
+echo "exec $!"; wait $!
+docker wait ` + names[1] + ` > /dev/null
+`
+	full := filepath.Join(dir, "full.ctr")
+	rec := startRecorder(t, full)
+	out := run(t, 0, "sh", "-c", script)
+	settle()
+	rec.stop(t)
+	truth := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(l, " "); ok {
+			truth[k] = v
+		}
+	}
+	pid := func(k string) int {
+		n, err := strconv.Atoi(truth[k])
+		if err != nil {
+			t.Fatalf("shell output %q: no pid for %s", out, k)
+		}
+		return n
+	}
+	runPID, startPID, execPID := pid("run"), pid("start"), pid("exec")
+	if b, _ := os.ReadFile(filepath.Join(dir, "run.out")); strings.TrimSpace(string(b)) != "hi" {
+		t.Errorf("the client in the container read %q, want the server's hi", b)
+	}
+
+	a, err := analyze.AnalyzeFile(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, started := containerWriting(a.Containers, "/srv.txt"), containerWriting(a.Containers, "/created.txt")
+	if served == nil || started == nil {
+		t.Fatalf("containers not found: %v %v", served, started)
+	}
+	if started.ID != truth["id"] {
+		t.Errorf("started container %s, docker create said %s", started.ID, truth["id"])
+	}
+	check := func(what string, l *analyze.Launch, cands []*analyze.Process, pid int, sub string, commandMatch, idMatch bool, image string) {
+		t.Helper()
+		if l == nil {
+			t.Errorf("%s: no started_by (candidates %d), want docker client %d", what, len(cands), pid)
+			return
+		}
+		if l.Process.PID != pid || l.Subcommand != sub || l.CommandMatch != commandMatch || l.IDMatch != idMatch || l.Image != image {
+			t.Errorf("%s: started by %d %q (%s, command match %v, id match %v, image %q), want %d %s %v %v %q",
+				what, l.Process.PID, l.Process.Argv, l.Subcommand, l.CommandMatch, l.IDMatch, l.Image, pid, sub, commandMatch, idMatch, image)
+		}
+		if path.Base(l.Socket) != "docker.sock" || l.ConnectTime == 0 || l.ConnectTime > l.Process.End {
+			t.Errorf("%s: socket %q connected at %d", what, l.Socket, l.ConnectTime)
+		}
+	}
+	check("docker run", served.StartedBy, served.StartedByCandidates, runPID, "run", true, false, img)
+	check("docker start", started.StartedBy, started.StartedByCandidates, startPID, "start", false, true, "")
+	if len(started.ExecSessions) != 1 {
+		t.Fatalf("%d exec sessions in the started container, want 1", len(started.ExecSessions))
+	}
+	s := started.ExecSessions[0]
+	if !slices.Equal(s.Process.Execs[0].Argv, []string{"sh", "-c", "echo > /exec2.txt"}) {
+		t.Errorf("exec session runs %q", s.Process.Execs[0].Argv)
+	}
+	check("docker exec", s.StartedBy, s.Candidates, execPID, "exec", true, false, "")
+	if len(served.ExecSessions) != 0 {
+		t.Errorf("exec sessions in the served container: %d", len(served.ExecSessions))
+	}
+
+	// The server and the client on the container's loopback.
+	var calls []string
+	for _, p := range served.Processes {
+		for _, c := range p.Connections {
+			if c.Family == "inet" || c.Family == "inet6" {
+				calls = append(calls, fmt.Sprintf("%s %s %d %s", c.Op, c.Family, c.Port, c.Result))
+			}
+		}
+	}
+	for _, want := range []string{"bind inet6 8080 ok", "listen inet6 8080 ok", "connect inet 8080 ok"} {
+		if !slices.Contains(calls, want) {
+			t.Errorf("no %q in the container's connections %q", want, calls)
+		}
+	}
+
+	// The text report says it, and the JSON report has it.
+	var text, js bytes.Buffer
+	if err := a.WriteText(&text, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("started by %d docker run --name %s", runPID, names[0]),
+		fmt.Sprintf("started by %d docker start %s", startPID, started.ID[:12]),
+		fmt.Sprintf("exec session started by %d docker exec %s", execPID, names[1]),
+		"net connect inet 127.0.0.1:8080: ok",
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("no %q in the text report", want)
+		}
+	}
+	if err := a.WriteJSON(&js, 0); err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Containers []struct {
+			ID        string `json:"id"`
+			StartedBy *struct {
+				PID      int      `json:"pid"`
+				Argv     []string `json:"argv"`
+				UID      *int     `json:"uid"`
+				Evidence struct {
+					Subcommand  string  `json:"subcommand"`
+					ConnectTime string  `json:"connect_time"`
+					Image       *string `json:"image"`
+				} `json:"evidence"`
+			} `json:"started_by"`
+			ExecSessions []struct {
+				PID       int `json:"pid"`
+				StartedBy *struct {
+					PID int `json:"pid"`
+				} `json:"started_by"`
+			} `json:"exec_sessions"`
+		} `json:"containers"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, c := range rep.Containers {
+		switch c.ID {
+		case served.ID:
+			seen++
+			if b := c.StartedBy; b == nil || b.PID != runPID || b.Argv[1] != "run" || b.UID == nil || *b.UID != int(os.Getuid()) ||
+				b.Evidence.Subcommand != "run" || b.Evidence.ConnectTime == "" || b.Evidence.Image == nil || *b.Evidence.Image != img {
+				t.Errorf("JSON started_by of the served container: %+v", b)
+			}
+		case started.ID:
+			seen++
+			if len(c.ExecSessions) != 1 || c.ExecSessions[0].StartedBy == nil || c.ExecSessions[0].StartedBy.PID != execPID {
+				t.Errorf("JSON exec_sessions: %+v", c.ExecSessions)
+			}
+		}
+	}
+	if seen != 2 {
+		t.Errorf("JSON report: %d of the 2 containers", seen)
+	}
 }

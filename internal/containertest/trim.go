@@ -22,7 +22,8 @@ import (
 const TestHostname = "ctrace-test"
 
 // KeepSet returns the pids a trimmed capture keeps for the given containers
-// of an analysis: their processes and their runtime processes.
+// of an analysis: their processes, their runtime processes and the clients
+// that started them and their exec sessions.
 func KeepSet(cs []*analyze.Container) map[int]bool {
 	set := map[int]bool{}
 	for _, c := range cs {
@@ -31,6 +32,14 @@ func KeepSet(cs []*analyze.Container) map[int]bool {
 		}
 		for _, pid := range c.RuntimePIDs() {
 			set[pid] = true
+		}
+		if l := c.StartedBy; l != nil {
+			set[l.Process.PID] = true
+		}
+		for _, s := range c.ExecSessions {
+			if s.StartedBy != nil {
+				set[s.StartedBy.Process.PID] = true
+			}
 		}
 	}
 	return set
