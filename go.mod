@@ -3,6 +3,7 @@ module github.com/ctrace/ctrace
 go 1.26.8
 
 require (
+	github.com/bmatcuk/doublestar/v4 v4.10.4
 	github.com/elastic/go-libaudit/v2 v2.6.2
 	github.com/kballard/go-shellquote v0.0.0-20180428030007-95032a82bc51
 	github.com/klauspost/compress v1.20.4

@@ -143,9 +143,18 @@ type Options struct {
 	// Container, when not empty, limits the report to one container: the
 	// one whose id starts with it (see FindContainer). Not with PID.
 	Container string
+	// Paths and Exes keep the processes that touched a matching path or
+	// ran a matching program, with their ancestors as context (see
+	// Selection); they combine with each other and with PID and Container.
+	Paths, Exes []string
 	// Output is a file to write the report to (mode 0600: it holds command
 	// lines and paths); "" writes to the stdout given to Run.
 	Output string
+}
+
+// selection is the Selection of the options.
+func (o Options) selection() Selection {
+	return Selection{PID: o.PID, Container: o.Container, Paths: o.Paths, Exes: o.Exes}
 }
 
 // ErrNoSuchPID is returned when Options.PID names no process of the capture.
@@ -161,8 +170,8 @@ func Run(path string, o Options, stdout, stderr io.Writer) error {
 	if o.Format != "text" && o.Format != "json" {
 		return fmt.Errorf("analyze: --format must be text or json, not %q", o.Format)
 	}
-	if o.PID > 0 && o.Container != "" {
-		return errors.New("analyze: --pid and --container cannot be used together")
+	if o.PID > 0 && o.Container != "" && !o.selection().Filtered() {
+		return errors.New("analyze: --pid and --container cannot be used together (but each with --path or --exe)")
 	}
 	a, err := AnalyzeFile(path)
 	if err != nil {
@@ -171,13 +180,8 @@ func Run(path string, o Options, stdout, stderr io.Writer) error {
 	for _, w := range a.Warnings() {
 		fmt.Fprintf(stderr, "ctrace: warning: %s\n", w)
 	}
-	if o.PID > 0 && len(a.roots(o.PID)) == 0 {
-		return fmt.Errorf("%w: %d", ErrNoSuchPID, o.PID)
-	}
-	if o.Container != "" {
-		if _, err := a.FindContainer(o.Container); err != nil {
-			return err
-		}
+	if _, err := a.Select(o.selection()); err != nil {
+		return err
 	}
 	var b strings.Builder
 	if err := a.Write(&b, o); err != nil {
@@ -196,6 +200,19 @@ func Run(path string, o Options, stdout, stderr io.Writer) error {
 // Write writes the report in the format of o (text by default), limited to
 // o.PID's subtrees or to o.Container when set.
 func (a *Analysis) Write(w io.Writer, o Options) error {
+	if s := o.selection(); s.Filtered() {
+		sel, err := a.Select(s)
+		if err != nil {
+			return err
+		}
+		switch o.Format {
+		case "json":
+			return a.WriteSelectedJSON(w, s, sel)
+		case "text", "":
+			return a.WriteSelectedText(w, s, sel)
+		}
+		return fmt.Errorf("analyze: unknown report format %q", o.Format)
+	}
 	if o.Container != "" {
 		c, err := a.FindContainer(o.Container)
 		if err != nil {

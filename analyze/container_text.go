@@ -20,6 +20,9 @@ type textView struct {
 	// section is the container being printed, nil for the host.
 	section *Container
 	of      map[*Process]*Container
+	// keep, when not nil, is the processes a selection shows (instead of
+	// the active ones); context the ones shown without their files.
+	keep, context map[*Process]bool
 }
 
 func (a *Analysis) newTextView(grouped bool) *textView {
@@ -87,9 +90,10 @@ func (v *textView) containerSection(t *textWriter, c *Container) {
 	var roots []*Process
 	for _, p := range c.Processes {
 		if p.Parent == nil || v.of[p.Parent] != c {
-			roots = append(roots, p)
-			v.markShown(p, shown)
-			shown[p] = true
+			if v.markShown(p, shown) || v.keep == nil {
+				roots = append(roots, p)
+				shown[p] = true
+			}
 		}
 	}
 	for _, r := range roots {

@@ -87,6 +87,7 @@ type jsonCapture struct {
 	Start       *string        `json:"start"`
 	End         *string        `json:"end"`
 	DurationNS  int64          `json:"duration_ns"`
+	Selection   string         `json:"selection,omitempty"`
 	Lost        int64          `json:"lost"`
 	Losses      replay.Losses  `json:"losses"`
 	Truncated   bool           `json:"truncated"`
@@ -134,6 +135,9 @@ type jsonProcess struct {
 	KilledBy          *jsonKiller      `json:"killed_by"`
 	Connections       []jsonConnection `json:"connections"`
 	Ptrace            []jsonPtrace     `json:"ptrace"`
+	// Context: shown only as an ancestor of a selected process (--path,
+	// --exe).
+	Context bool `json:"context,omitempty"`
 }
 
 type jsonPtrace struct {
@@ -271,15 +275,22 @@ func optInt(n int) *int {
 func (a *Analysis) WriteJSON(w io.Writer, pid int) error {
 	procs := a.selected(pid)
 	if pid <= 0 {
-		return a.writeJSON(w, procs, a.Containers)
+		return a.writeJSON(w, procs, a.Containers, nil, "")
 	}
-	return a.writeJSON(w, procs, containersOf(a.Containers, procs))
+	return a.writeJSON(w, procs, containersOf(a.Containers, procs), nil, fmt.Sprintf("pid %d", pid))
+}
+
+// WriteSelectedJSON writes the JSON report of a selection (Select): the
+// kept processes and their ancestors (with "context": true), and the
+// containers with a kept process.
+func (a *Analysis) WriteSelectedJSON(w io.Writer, s Selection, sel *Selected) error {
+	return a.writeJSON(w, sel.Processes, sel.Containers, sel.Context, s.text())
 }
 
 // WriteContainerJSON writes the JSON report of one container: its
 // processes, and it alone in containers.
 func (a *Analysis) WriteContainerJSON(w io.Writer, ctr *Container) error {
-	return a.writeJSON(w, ctr.Processes, []*Container{ctr})
+	return a.writeJSON(w, ctr.Processes, []*Container{ctr}, nil, "container "+ctr.ID)
 }
 
 // containersOf returns the containers with a process in procs.
@@ -300,7 +311,7 @@ func containersOf(cs []*Container, procs []*Process) []*Container {
 	return out
 }
 
-func (a *Analysis) writeJSON(w io.Writer, procs []*Process, containers []*Container) error {
+func (a *Analysis) writeJSON(w io.Writer, procs []*Process, containers []*Container, context map[*Process]bool, selection string) error {
 	c := &a.Capture
 	r := jsonReport{
 		Capture: jsonCapture{
@@ -315,6 +326,7 @@ func (a *Analysis) writeJSON(w io.Writer, procs []*Process, containers []*Contai
 		Containers: []jsonContainer{},
 	}
 	r.Capture.FileOperations, r.Capture.UnresolvedFiles = a.fileCounts()
+	r.Capture.Selection = selection
 	r.Capture.LateRecords = c.LateRecords
 	if r.Capture.Damage == nil {
 		r.Capture.Damage = []string{}
@@ -349,7 +361,7 @@ func (a *Analysis) writeJSON(w io.Writer, procs []*Process, containers []*Contai
 	if at < 0 {
 		return errors.New("analyze: JSON report layout changed: processes not found")
 	}
-	parts, err := encodeProcesses(procs)
+	parts, err := encodeProcesses(procs, context)
 	if err != nil {
 		return err
 	}
@@ -372,7 +384,7 @@ func (a *Analysis) writeJSON(w io.Writer, procs []*Process, containers []*Contai
 // encodeProcesses renders each process as an element of the report's
 // processes array (indented for depth 2, without the leading indentation
 // and trailing newline), in parallel, in order.
-func encodeProcesses(procs []*Process) ([][]byte, error) {
+func encodeProcesses(procs []*Process, context map[*Process]bool) ([][]byte, error) {
 	parts := make([][]byte, len(procs))
 	errs := make([]error, len(procs))
 	workers := min(runtime.GOMAXPROCS(0), 8, len(procs))
@@ -388,6 +400,7 @@ func encodeProcesses(procs []*Process) ([][]byte, error) {
 			for i := w; i < len(procs); i += workers {
 				buf.Reset()
 				jp := jsonProcessOf(procs[i])
+				jp.Context = context[procs[i]]
 				if errs[i] = enc.Encode(&jp); errs[i] == nil {
 					parts[i] = bytes.Clone(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 				}

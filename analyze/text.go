@@ -30,17 +30,47 @@ const maxArgvText = 72
 func (a *Analysis) WriteText(w io.Writer, pid int) error {
 	tw := &textWriter{w: w}
 	a.textHeader(tw, pid)
+	if pid > 0 {
+		tw.printf("selection:  pid %d\n", pid)
+	}
 	v := a.newTextView(pid <= 0)
+	return a.writeTrees(tw, v, a.Containers, a.roots(pid), a.Processes)
+}
+
+// WriteSelectedText writes the text report of a selection (Select): the
+// kept processes' trees, with their ancestors as context lines (without
+// their files), grouped by container.
+func (a *Analysis) WriteSelectedText(w io.Writer, s Selection, sel *Selected) error {
+	tw := &textWriter{w: w}
+	a.textHeader(tw, 0)
+	tw.printf("selection:  %s: %s kept, %s shown as context\n",
+		s.text(), count(len(sel.Processes)-len(sel.Context), "process", "processes"), count(len(sel.Context), "ancestor", "ancestors"))
+	v := a.newTextView(true)
+	v.keep, v.context = map[*Process]bool{}, sel.Context
+	for _, p := range sel.Processes {
+		v.keep[p] = true
+	}
+	var roots []*Process
+	for _, p := range sel.Processes {
+		if p.Parent == nil {
+			roots = append(roots, p)
+		}
+	}
+	return a.writeTrees(tw, v, sel.Containers, roots, sel.Processes)
+}
+
+// writeTrees writes the containers' sections and the trees from roots (the
+// host's when grouped).
+func (a *Analysis) writeTrees(tw *textWriter, v *textView, containers []*Container, roots, procs []*Process) error {
 	if v.grouped {
-		for _, c := range a.Containers {
+		for _, c := range containers {
 			tw.printf("\n")
 			v.containerSection(tw, c)
 		}
 		tw.printf("\nhost\n")
 	}
-	roots := a.roots(pid)
 	if v.grouped {
-		roots = v.hostRoots(a.Processes)
+		roots = v.hostRoots(procs)
 	}
 	shown := map[*Process]bool{}
 	for _, r := range roots {
@@ -92,10 +122,15 @@ func (p *Process) active() bool {
 // shown.
 func (v *textView) markShown(p *Process, shown map[*Process]bool) bool {
 	any := p.active()
+	if v.keep != nil {
+		any = v.keep[p]
+	}
 	for _, c := range p.Children {
 		if v.stub(c) {
-			shown[c] = true
-			any = true
+			if v.keep == nil || v.keep[c] {
+				shown[c] = true
+				any = true
+			}
 		} else if v.markShown(c, shown) {
 			any = true
 		}
@@ -192,9 +227,6 @@ func (a *Analysis) textHeader(t *textWriter, pid int) {
 		}
 		t.printf("containers: %d (%s)\n", len(a.Containers), strings.Join(ids, ", "))
 	}
-	if pid > 0 {
-		t.printf("selection:  pid %d\n", pid)
-	}
 }
 
 // fileCounts counts the file operations of all processes and the
@@ -244,8 +276,10 @@ func (t *textWriter) tree(p *Process, first, rest string, shown map[*Process]boo
 	if len(kids) > 0 {
 		filePrefix = rest + "│  "
 	}
-	for _, l := range fileLines(p) {
-		t.printf("%s%s\n", filePrefix, l)
+	if !v.context[p] {
+		for _, l := range fileLines(p) {
+			t.printf("%s%s\n", filePrefix, l)
+		}
 	}
 	for i, c := range kids {
 		if i == len(kids)-1 {
@@ -572,4 +606,12 @@ func formatDuration(ns int64) string {
 		return d.Round(time.Microsecond).String()
 	}
 	return d.Round(time.Millisecond).String()
+}
+
+// count is "1 process", "2 processes".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -23,6 +23,8 @@ func analyzeCommand() *cli.Command {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the report to `FILE` (mode 0600) instead of stdout"},
 			&cli.IntFlag{Name: "pid", Usage: "show only the subtree of the process(es) with pid `N`"},
 			&cli.StringFlag{Name: "container", Usage: "show only the container whose id starts with `ID`"},
+			&cli.StringSliceFlag{Name: "path", Usage: "keep the processes that touched a path matching `GLOB` (** crosses directories; without /, the base name), with their ancestors; repeatable"},
+			&cli.StringSliceFlag{Name: "exe", Usage: "keep the processes that ran a program matching `GLOB` (without /, the base name), with their ancestors; repeatable"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -34,7 +36,8 @@ func analyzeCommand() *cli.Command {
 			if c.IsSet("container") && c.String("container") == "" {
 				return fmt.Errorf("analyze: --container needs a container id (or a prefix of one)")
 			}
-			o := analyze.Options{Format: c.String("format"), PID: c.Int("pid"), Container: c.String("container"), Output: c.String("output")}
+			o := analyze.Options{Format: c.String("format"), PID: c.Int("pid"), Container: c.String("container"), Output: c.String("output"),
+				Paths: c.StringSlice("path"), Exes: c.StringSlice("exe")}
 			return analyze.Run(c.Args().First(), o, c.App.Writer, c.App.ErrWriter)
 		},
 	}
