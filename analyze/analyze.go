@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/ctrace/ctrace/format"
 	"github.com/ctrace/ctrace/replay"
@@ -42,6 +43,9 @@ type Capture struct {
 	// LateRecords counts the audit records that arrived after their event
 	// had been analyzed (Model.LateRecords).
 	LateRecords int
+	// SerialGaps say where audit serials are missing (at most 100 runs; see
+	// replay.Summary.AuditSerialGapRanges).
+	SerialGaps []replay.SerialGap
 }
 
 // Analysis is a capture's process model with the capture's description.
@@ -84,6 +88,7 @@ func AnalyzeFile(path string) (*Analysis, error) {
 	}
 	c.Undecodable = m.Undecodable
 	c.LateRecords = m.LateRecords
+	c.SerialGaps = sum.AuditSerialGapRanges
 	return a, nil
 }
 
@@ -127,6 +132,9 @@ func (a *Analysis) Warnings() []string {
 // ReorderWindowText is how long the analyzer waits for an audit event's
 // records (the reorder window), as the reports say it: "2s".
 func ReorderWindowText() string { return fmt.Sprintf("%gs", float64(reorderWindow)/1e9) }
+
+// LossText breaks losses down as the reports do.
+func LossText(l replay.Losses) string { return lossText(l) }
 
 func lossText(l replay.Losses) string {
 	return fmt.Sprintf("kernel %d, ENOBUFS %d, recorder dropped %d, audit serial gaps %d, proc sequence gaps %d, truncated frames %d",
@@ -272,6 +280,29 @@ func (a *Analysis) selected(pid int) []*Process {
 		if in[p] {
 			out = append(out, p)
 		}
+	}
+	return out
+}
+
+// SerialGapTimes is a run of missing audit serials and where it happened:
+// After is the time of the last record before it, Until of the first after
+// it (wall clock ns, to the audit clock's millisecond); 0 when unknown.
+type SerialGapTimes struct {
+	First, Last  uint32
+	After, Until int64
+}
+
+// SerialGapTimes returns Capture.SerialGaps with their times as numbers.
+func (a *Analysis) SerialGapTimes() []SerialGapTimes {
+	out := make([]SerialGapTimes, 0, len(a.Capture.SerialGaps))
+	parse := func(s string) int64 {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return t.UnixNano()
+		}
+		return 0
+	}
+	for _, g := range a.Capture.SerialGaps {
+		out = append(out, SerialGapTimes{First: g.First, Last: g.Last, After: parse(g.After), Until: parse(g.Until)})
 	}
 	return out
 }

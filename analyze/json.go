@@ -284,7 +284,7 @@ func (a *Analysis) WriteJSON(w io.Writer, pid int) error {
 // kept processes and their ancestors (with "context": true), and the
 // containers with a kept process.
 func (a *Analysis) WriteSelectedJSON(w io.Writer, s Selection, sel *Selected) error {
-	return a.writeJSON(w, sel.Processes, sel.Containers, sel.Context, s.text())
+	return a.writeJSON(w, sel.Processes, sel.Containers, sel.Context, s.Text())
 }
 
 // WriteContainerJSON writes the JSON report of one container: its

@@ -185,8 +185,9 @@ func ran(p *Process, globs []string) bool {
 	return false
 }
 
-// selectionText describes a selection for the report headers.
-func (s Selection) text() string {
+// Text describes a selection for the report headers: "pid 12, path
+// /etc/**"; "" for everything.
+func (s Selection) Text() string {
 	var parts []string
 	if s.PID > 0 {
 		parts = append(parts, fmt.Sprintf("pid %d", s.PID))

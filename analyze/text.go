@@ -44,7 +44,7 @@ func (a *Analysis) WriteSelectedText(w io.Writer, s Selection, sel *Selected) er
 	tw := &textWriter{w: w}
 	a.textHeader(tw, 0)
 	tw.printf("selection:  %s: %s kept, %s shown as context\n",
-		s.text(), count(len(sel.Processes)-len(sel.Context), "process", "processes"), count(len(sel.Context), "ancestor", "ancestors"))
+		s.Text(), count(len(sel.Processes)-len(sel.Context), "process", "processes"), count(len(sel.Context), "ancestor", "ancestors"))
 	v := a.newTextView(true)
 	v.keep, v.context = map[*Process]bool{}, sel.Context
 	for _, p := range sel.Processes {
@@ -479,6 +479,12 @@ func fileLines(p *Process) []string {
 
 // connectionText is "net connect inet 127.0.0.1:80: ok".
 func connectionText(c *Connection) string {
+	return "net " + c.Op + " " + ConnectionAddress(c) + ": " + c.Result
+}
+
+// ConnectionAddress is the address of a network call as the text report
+// shows it: "inet 127.0.0.1:80", "inet6 [::1]:80", "unix /run/x.sock".
+func ConnectionAddress(c *Connection) string {
 	var where string
 	switch c.Family {
 	case "":
@@ -505,7 +511,7 @@ func connectionText(c *Connection) string {
 	default:
 		where = "family " + c.Family
 	}
-	return "net " + c.Op + " " + where + ": " + c.Result
+	return where
 }
 
 // unresolvedNote says what is known of the directory of a name that could
@@ -615,3 +621,11 @@ func count(n int, one, many string) string {
 	}
 	return fmt.Sprintf("%d %s", n, many)
 }
+
+// ShellQuote quotes s as the text report does: as a shell would read it
+// back, control bytes escaped.
+func ShellQuote(s string) string { return shellQuote(s) }
+
+// SignalName names a signal as the text report does: SIGTERM, or "signal
+// N" for a number without a name.
+func SignalName(sig int) string { return signalText(sig) }

@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/ctrace/ctrace/analyze"
 	"github.com/ctrace/ctrace/format"
@@ -77,7 +76,7 @@ func (o *Options) Check() error {
 		}
 	}
 	for _, t := range []string{o.Since, o.Until} {
-		if _, err := ParseTime(t, 0); err != nil {
+		if _, err := analyze.ParseTime(t, 0); err != nil {
 			return err
 		}
 	}
@@ -115,29 +114,6 @@ func reSyntaxReason(err error) string {
 		}
 	}
 	return "invalid syntax"
-}
-
-// ParseTime reads a --since/--until value: an RFC 3339 time (with or
-// without fraction; "T" or a space between date and time; without a zone:
-// UTC), or an offset from the capture's start (start, wall clock ns): a Go
-// duration such as "1.5s", "+2m" or "250ms". "" is no bound: 0, nil.
-func ParseTime(s string, start int64) (int64, error) {
-	if s == "" {
-		return 0, nil
-	}
-	if d, err := time.ParseDuration(strings.TrimPrefix(s, "+")); err == nil {
-		if d < 0 {
-			return 0, fmt.Errorf("extract: %q: an offset counts from the capture's start and cannot be negative", s)
-		}
-		return start + int64(d), nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999Z07:00",
-		"2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UnixNano(), nil
-		}
-	}
-	return 0, fmt.Errorf("extract: %q is neither an RFC 3339 time (2026-01-02T15:04:05Z) nor an offset from the start (2s, +1m30s)", s)
 }
 
 // Result tells what an extract kept.
@@ -258,10 +234,10 @@ func extract(ra io.ReaderAt, size int64, name, absName string, w io.Writer, o Op
 
 	sel := newSelection(m)
 	if o.Since != "" {
-		sel.since, _ = ParseTime(o.Since, sum.StartNS)
+		sel.since, _ = analyze.ParseTime(o.Since, sum.StartNS)
 	}
 	if o.Until != "" {
-		sel.until, _ = ParseTime(o.Until, sum.StartNS)
+		sel.until, _ = analyze.ParseTime(o.Until, sum.StartNS)
 	}
 	if sel.since > sel.until {
 		return nil, errors.New("extract: --since is after --until")

@@ -357,6 +357,9 @@ func (z *Summarizer) Finish() *Summary {
 		// counted when it was extracted.
 		s.Losses = Losses{KernelLost: o.KernelLost, ENOBUFS: o.ENOBUFS, RecorderDropped: o.RecorderDropped,
 			AuditSerialGaps: o.AuditSerialGaps, ProcSeqGaps: o.ProcSeqGaps, TruncatedFrames: o.TruncatedFrames}
+		// Nor are its gap ranges: where the original's gaps were is not
+		// kept.
+		s.AuditSerialGapRanges, s.AuditSerialGapRangeCount = nil, 0
 	}
 	l := s.Losses
 	s.Lost = l.KernelLost + l.ENOBUFS + l.RecorderDropped + l.AuditSerialGaps + l.ProcSeqGaps + l.TruncatedFrames

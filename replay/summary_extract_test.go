@@ -55,14 +55,17 @@ func TestSummarizeExtract(t *testing.T) {
 	if s.ExtractedFrom != "rec.ctr" || len(s.Selection) != 1 || len(s.Redaction) != 1 || s.LossCounts() != orig {
 		t.Errorf("summary %+v", s)
 	}
+	if len(s.AuditSerialGapRanges) != 0 || s.AuditSerialGapRangeCount != 0 {
+		t.Errorf("the extraction's own gaps are listed: %+v", s.AuditSerialGapRanges)
+	}
 
 	h.OriginalLosses = nil
 	s, err = Summarize(writeExtractLike(t, h), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Losses.AuditSerialGaps != 18 || s.Losses.ProcSeqGaps != 7 || s.Losses.TruncatedFrames != 1 {
-		t.Errorf("without original_losses: %+v", s.Losses)
+	if s.Losses.AuditSerialGaps != 18 || s.Losses.ProcSeqGaps != 7 || s.Losses.TruncatedFrames != 1 || len(s.AuditSerialGapRanges) != 2 {
+		t.Errorf("without original_losses: %+v, ranges %+v", s.Losses, s.AuditSerialGapRanges)
 	}
 	// original_losses only counts for extracts.
 	h.Kind, h.OriginalLosses = "record", &orig

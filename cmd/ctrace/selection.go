@@ -1,0 +1,31 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ctrace/ctrace/analyze"
+)
+
+// selectionFlags are the flags that choose processes, shared by analyze and
+// timeline.
+func selectionFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.IntFlag{Name: "pid", Usage: "only the subtree of the process(es) with pid `N`"},
+		&cli.StringFlag{Name: "container", Usage: "only the container whose id starts with `ID`"},
+		&cli.StringSliceFlag{Name: "path", Usage: "keep the processes that touched a path matching `GLOB` (** crosses directories; without /, the base name), with their ancestors; repeatable"},
+		&cli.StringSliceFlag{Name: "exe", Usage: "keep the processes that ran a program matching `GLOB` (without /, the base name), with their ancestors; repeatable"},
+	}
+}
+
+// selectionOf reads the selection flags of the command named cmd.
+func selectionOf(c *cli.Context, cmd string) (analyze.Selection, error) {
+	if c.IsSet("pid") && c.Int("pid") <= 0 {
+		return analyze.Selection{}, fmt.Errorf("%s: --pid must be a positive pid, not %d", cmd, c.Int("pid"))
+	}
+	if c.IsSet("container") && c.String("container") == "" {
+		return analyze.Selection{}, fmt.Errorf("%s: --container needs a container id (or a prefix of one)", cmd)
+	}
+	return analyze.Selection{PID: c.Int("pid"), Container: c.String("container"), Paths: c.StringSlice("path"), Exes: c.StringSlice("exe")}, nil
+}
