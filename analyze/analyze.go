@@ -151,6 +151,9 @@ type Options struct {
 	// Container, when not empty, limits the report to one container: the
 	// one whose id starts with it (see FindContainer). Not with PID.
 	Container string
+	// Files is how the text report lists files: FilesAll (every file; the
+	// default when ""), FilesSummary (folded), FilesNone (the trees alone).
+	Files string
 	// Paths and Exes keep the processes that touched a matching path or
 	// ran a matching program, with their ancestors as context (see
 	// Selection); they combine with each other and with PID and Container.
@@ -158,6 +161,14 @@ type Options struct {
 	// Output is a file to write the report to (mode 0600: it holds command
 	// lines and paths); "" writes to the stdout given to Run.
 	Output string
+}
+
+// files is the files mode, FilesAll when not set.
+func (o Options) files() string {
+	if o.Files == "" {
+		return FilesAll
+	}
+	return o.Files
 }
 
 // selection is the Selection of the options.
@@ -177,6 +188,11 @@ func Run(path string, o Options, stdout, stderr io.Writer) error {
 	}
 	if o.Format != "text" && o.Format != "json" {
 		return fmt.Errorf("analyze: --format must be text or json, not %q", o.Format)
+	}
+	switch o.Files {
+	case "", FilesAll, FilesSummary, FilesNone:
+	default:
+		return fmt.Errorf("analyze: --files must be summary, all or none, not %q", o.Files)
 	}
 	if o.PID > 0 && o.Container != "" && !o.selection().Filtered() {
 		return errors.New("analyze: --pid and --container cannot be used together (but each with --path or --exe)")
@@ -217,7 +233,7 @@ func (a *Analysis) Write(w io.Writer, o Options) error {
 		case "json":
 			return a.WriteSelectedJSON(w, s, sel)
 		case "text", "":
-			return a.WriteSelectedText(w, s, sel)
+			return a.WriteSelectedText(w, s, sel, o.files())
 		}
 		return fmt.Errorf("analyze: unknown report format %q", o.Format)
 	}
@@ -230,7 +246,7 @@ func (a *Analysis) Write(w io.Writer, o Options) error {
 		case "json":
 			return a.WriteContainerJSON(w, c)
 		case "text", "":
-			return a.WriteContainerText(w, c)
+			return a.writeContainerText(w, c, o.files())
 		}
 		return fmt.Errorf("analyze: unknown report format %q", o.Format)
 	}
@@ -238,7 +254,7 @@ func (a *Analysis) Write(w io.Writer, o Options) error {
 	case "json":
 		return a.WriteJSON(w, o.PID)
 	case "text", "":
-		return a.WriteText(w, o.PID)
+		return a.writeText(w, o.PID, o.files())
 	}
 	return fmt.Errorf("analyze: unknown report format %q", o.Format)
 }

@@ -23,13 +23,22 @@ type textView struct {
 	// keep, when not nil, is the processes a selection shows (instead of
 	// the active ones); context the ones shown without their files.
 	keep, context map[*Process]bool
+	// files is the files mode (FilesAll when ""), folded what the summary
+	// folded.
+	files  string
+	folded folding
+	// runtimeOf maps a container's runtime processes to it.
+	runtimeOf map[*Process]*Container
 }
 
 func (a *Analysis) newTextView(grouped bool) *textView {
-	v := &textView{grouped: grouped && len(a.Containers) > 0, of: map[*Process]*Container{}}
+	v := &textView{grouped: grouped && len(a.Containers) > 0, of: map[*Process]*Container{}, runtimeOf: map[*Process]*Container{}}
 	for _, c := range a.Containers {
 		for _, p := range c.Processes {
 			v.of[p] = c
+		}
+		for _, p := range c.RuntimeProcesses {
+			v.runtimeOf[p] = c
 		}
 	}
 	return v
@@ -169,12 +178,17 @@ func initStatus(p *Process) string {
 // WriteContainerText writes the text report of one container: the
 // capture's header and the container's section.
 func (a *Analysis) WriteContainerText(w io.Writer, c *Container) error {
+	return a.writeContainerText(w, c, FilesAll)
+}
+
+func (a *Analysis) writeContainerText(w io.Writer, c *Container, files string) error {
 	tw := &textWriter{w: w}
 	a.textHeader(tw, 0)
 	tw.printf("selection:  container %s\n\n", c.ID)
 	v := a.newTextView(true)
-	v.grouped = true
+	v.grouped, v.files = true, files
 	v.containerSection(tw, c)
+	v.foldedLine(tw)
 	return tw.err
 }
 

@@ -101,6 +101,11 @@ type Exec struct {
 
 	fromAudit, fromProc bool
 	closed              []*FileOp // close-on-exec files it closed
+	// opSeq: the builder's file operation counter when the exec's audit
+	// record was applied (audit events are applied in serial order): the
+	// process's operations with a lower seq came before it. 0 without an
+	// audit record.
+	opSeq int
 }
 
 // FileOp is one operation of a process on a file.
@@ -1039,7 +1044,7 @@ func (b *builder) exec(p *Process, t int64, x Exec) {
 			}
 			return
 		case x.fromAudit && e.fromProc && !e.fromAudit && t-e.Time <= execMergeSlack:
-			e.fromAudit = true
+			e.fromAudit, e.opSeq = true, b.opSeq
 			e.Exe, e.Argv, e.Identity = x.Exe, x.Argv, x.Identity
 			if i == len(p.Execs)-1 {
 				st.exe, st.argv, st.argvSet = x.Exe, x.Argv, x.Argv != nil
@@ -1049,6 +1054,9 @@ func (b *builder) exec(p *Process, t int64, x Exec) {
 		}
 	}
 	x.closed = b.closeOnExec(p, t)
+	if x.fromAudit {
+		x.opSeq = b.opSeq
+	}
 	p.Execs = append(p.Execs, x)
 	// After an exec the process has one thread: the exit records counted so
 	// far were those of threads that are gone.

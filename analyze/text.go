@@ -3,6 +3,7 @@ package analyze
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -27,25 +28,31 @@ const maxArgvText = 72
 
 // WriteText writes the text report, limited to the subtrees of the
 // processes with pid when pid > 0.
-func (a *Analysis) WriteText(w io.Writer, pid int) error {
+// Every file is listed (see Write and Options.Files for the summary).
+func (a *Analysis) WriteText(w io.Writer, pid int) error { return a.writeText(w, pid, FilesAll) }
+
+func (a *Analysis) writeText(w io.Writer, pid int, files string) error {
 	tw := &textWriter{w: w}
 	a.textHeader(tw, pid)
 	if pid > 0 {
 		tw.printf("selection:  pid %d\n", pid)
 	}
 	v := a.newTextView(pid <= 0)
+	v.files = files
 	return a.writeTrees(tw, v, a.Containers, a.roots(pid), a.Processes)
 }
 
 // WriteSelectedText writes the text report of a selection (Select): the
 // kept processes' trees, with their ancestors as context lines (without
-// their files), grouped by container.
-func (a *Analysis) WriteSelectedText(w io.Writer, s Selection, sel *Selected) error {
+// their files), grouped by container; files is the files mode (FilesAll,
+// FilesSummary, FilesNone).
+func (a *Analysis) WriteSelectedText(w io.Writer, s Selection, sel *Selected, files string) error {
 	tw := &textWriter{w: w}
 	a.textHeader(tw, 0)
 	tw.printf("selection:  %s: %s kept, %s shown as context\n",
 		s.Text(), count(len(sel.Processes)-len(sel.Context), "process", "processes"), count(len(sel.Context), "ancestor", "ancestors"))
 	v := a.newTextView(true)
+	v.files = files
 	v.keep, v.context = map[*Process]bool{}, sel.Context
 	for _, p := range sel.Processes {
 		v.keep[p] = true
@@ -92,6 +99,7 @@ func (a *Analysis) writeTrees(tw *textWriter, v *textView, containers []*Contain
 	if first {
 		tw.printf("\nno process activity in the capture\n")
 	}
+	v.foldedLine(tw)
 	return tw.err
 }
 
@@ -277,7 +285,7 @@ func (t *textWriter) tree(p *Process, first, rest string, shown map[*Process]boo
 		filePrefix = rest + "│  "
 	}
 	if !v.context[p] {
-		for _, l := range fileLines(p) {
+		for _, l := range v.processFileLines(p) {
 			t.printf("%s%s\n", filePrefix, l)
 		}
 	}
@@ -417,13 +425,47 @@ func shellQuote(s string) string {
 	return b.String()
 }
 
+// fileEntry is what a process did to one path: its operations in order.
+type fileEntry struct {
+	key   string // the path as shown, with its notes
+	path  string // the path (or name) itself
+	first int64  // the time of its first operation
+	// foldable: a resolved path (an unresolved one is always shown).
+	foldable bool
+	// lastSeq: the seq of its last operation; hostView: all its operations
+	// were made before the process entered its container.
+	lastSeq  int
+	hostView bool
+	kinds    []string // the operations without their details
+	ops      []string
+}
+
+func (e *fileEntry) line() string { return "  " + e.key + ": " + strings.Join(e.ops, ", ") }
+
 // fileLines lists what the process did to files: one line per path, with
-// its operations in order, e.g. "/tmp/b.txt: rename_to (from /tmp/a.txt)".
+// its operations in order, e.g. "/tmp/b.txt: rename_to (from /tmp/a.txt)",
+// then its network calls.
 func fileLines(p *Process) []string {
-	type entry struct {
-		path string
-		ops  []string
+	var lines []string
+	for _, e := range fileEntries(p) {
+		lines = append(lines, e.line())
 	}
+	return append(lines, netLines(p)...)
+}
+
+// netLines lists the process's network calls.
+func netLines(p *Process) []string {
+	var lines []string
+	for _, c := range p.Connections {
+		lines = append(lines, "  "+connectionText(&c))
+	}
+	return lines
+}
+
+// fileEntries groups the process's file operations by path, in the order
+// of their first operation.
+func fileEntries(p *Process) []*fileEntry {
+	type entry = fileEntry
 	var order []*entry
 	byPath := map[string]*entry{}
 	for _, f := range p.Files {
@@ -440,9 +482,14 @@ func fileLines(p *Process) []string {
 		}
 		e := byPath[key]
 		if e == nil {
-			e = &entry{path: key}
+			e = &entry{key: key, path: f.Path, first: f.Time, foldable: f.Path != "" && !f.Unresolved, hostView: true}
 			byPath[key] = e
 			order = append(order, e)
+		}
+		e.lastSeq = max(e.lastSeq, f.seq)
+		e.hostView = e.hostView && f.HostView
+		if !slices.Contains(e.kinds, f.Op) {
+			e.kinds = append(e.kinds, f.Op)
 		}
 		op := f.Op
 		switch {
@@ -467,14 +514,7 @@ func fileLines(p *Process) []string {
 			e.ops = append(e.ops, op)
 		}
 	}
-	lines := make([]string, len(order))
-	for i, e := range order {
-		lines[i] = "  " + e.path + ": " + strings.Join(e.ops, ", ")
-	}
-	for _, c := range p.Connections {
-		lines = append(lines, "  "+connectionText(&c))
-	}
-	return lines
+	return order
 }
 
 // connectionText is "net connect inet 127.0.0.1:80: ok".

@@ -110,7 +110,19 @@ func (x *extractor) keepEvent(info *evInfo) bool {
 	case roleSelected:
 		return inWin || x.auditIdentity(info, owner, true)
 	case roleAncestor:
-		return x.auditIdentity(info, owner, s.threads[owner])
+		return x.auditIdentity(info, owner, s.threads[owner]) || inWin && x.targetsSelected(info)
+	}
+	return false
+}
+
+// targetsSelected reports whether an event's OBJ_PID records name a
+// selected process: an ancestor's signal or ptrace attach on it (who killed
+// or traced a selected process stays in its story).
+func (x *extractor) targetsSelected(info *evInfo) bool {
+	for _, pid := range info.targets {
+		if x.sel.role(x.sel.at(pid, info.t, auditSlack)) == roleSelected {
+			return true
+		}
 	}
 	return false
 }
@@ -351,7 +363,14 @@ func selectionLines(o *Options, m *analyze.Model, cmdPID int, s *selection) []st
 		l = append(l, w)
 	}
 	if _, bare := s.counts(); bare > 0 {
-		l = append(l, "bare entries for the ancestors (and containers' inits): snapshot leader record, creation, execs, root and namespace changes, exit")
+		what := "the ancestors (and containers' inits)"
+		if o.NoAncestors {
+			what = "containers' inits"
+		}
+		l = append(l, "bare entries for "+what+": snapshot leader record, creation, execs, root and namespace changes, exit")
+	}
+	if o.NoAncestors {
+		l = append(l, "no ancestors: the selected processes whose parent is not selected are roots")
 	}
 	return l
 }

@@ -55,8 +55,11 @@
 // process's leader: its snapshot leader record, the proc connector's fork
 // that created it, its execs, comm changes and exit, its successful audit
 // execs, exit_group, pivot_root, chroot, setns and unshare (how a process
-// enters a container), ANOM_ABEND, and the clone records with which it
-// created a kept process. Nothing it did otherwise (files, other children,
+// enters a container), ANOM_ABEND, the clone records with which it
+// created a kept process, and (within the window) the signals and ptrace
+// attaches whose OBJ_PID names a selected process (who killed or traced
+// it). With NoAncestors (--no-ancestors) only the containers' inits and
+// their runtime are bare entries. Nothing it did otherwise (files, other children,
 // its threads) is kept, with two exceptions that a child's own model
 // depends on:
 //

@@ -54,6 +54,12 @@ type Options struct {
 	// RedactHost replaces the header's host name with Redacted and drops
 	// its boot id and kernel build string.
 	RedactHost bool
+	// NoAncestors leaves the selected processes' ancestors out (they are
+	// kept as bare entries otherwise): a selected process whose parent is
+	// not selected is a root of the extract. A container's init, which
+	// names the container's root, and the runtime above it are still kept
+	// for the container's processes.
+	NoAncestors bool
 }
 
 func (o *Options) hasSelector() bool {

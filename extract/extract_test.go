@@ -339,3 +339,52 @@ func TestAncestorThreads(t *testing.T) {
 	checkSameSubtree(t, in, 202)
 	checkSameSubtree(t, in, 200)
 }
+
+// TestNoAncestors: with NoAncestors, an extract of a subtree holds the
+// subtree alone (its root's parent is not in it); without, the ancestors
+// are there as bare entries.
+func TestNoAncestors(t *testing.T) {
+	in := filepath.Join("..", "testdata", "captures", "orphan.ctr")
+	a, err := analyze.AnalyzeFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root *analyze.Process
+	for _, p := range a.Processes {
+		if p.Parent != nil && p.Parent.Parent != nil && !p.PreExisting {
+			root = p
+			break
+		}
+	}
+	if root == nil {
+		t.Fatal("no process with a grandparent in the capture")
+	}
+	want := map[int]bool{}
+	var walk func(p *analyze.Process)
+	walk = func(p *analyze.Process) {
+		want[p.PID] = true
+		for _, c := range p.Children {
+			walk(c)
+		}
+	}
+	walk(root)
+	for _, noAnc := range []bool{true, false} {
+		out := filepath.Join(t.TempDir(), "x.ctr")
+		if _, err := File(in, out, Options{PIDs: []int{root.PID}, NoAncestors: noAnc}); err != nil {
+			t.Fatal(err)
+		}
+		b, err := analyze.AnalyzeFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outside := 0
+		for _, p := range b.Processes {
+			if !want[p.PID] {
+				outside++
+			}
+		}
+		if noAnc && outside != 0 || !noAnc && outside < 2 {
+			t.Errorf("NoAncestors %v: %d processes outside the subtree of %d", noAnc, outside, root.PID)
+		}
+	}
+}

@@ -32,6 +32,9 @@ type evInfo struct {
 	success bool   // success=yes, or no success field (exit, exit_group)
 	exit    int64
 	args    [4]uint64 // a0..a3
+	// targets: the processes its OBJ_PID records name (the targets of a
+	// signal, of a ptrace attach).
+	targets []int
 }
 
 // atFDCWD is AT_FDCWD (-100) as a 32-bit register value.
@@ -140,6 +143,13 @@ func (x *index) addRecord(info *evInfo, typ uint16, fs []replay.Field) {
 		info.abend = true
 	case typeCwd:
 		info.cwd = true
+	case typeObjPID:
+		if f, ok := replay.FindField(fs, "opid"); ok {
+			if n, err := strconv.Atoi(f.Value); err == nil {
+				info.targets = append(info.targets, n)
+			}
+		}
+		return
 	}
 	if typ == typeSyscall && !info.sc {
 		info.sc = true

@@ -18,6 +18,7 @@ const (
 	typeSyscall   = 1300
 	typePath      = 1302
 	typeCwd       = 1307
+	typeObjPID    = 1318
 	typeExecve    = 1309
 	typeProctitle = 1327
 	typeAnomAbend = 1701

@@ -225,7 +225,9 @@ func (s *selection) choose(m *analyze.Model, o *Options, cmdPID int, leaderExits
 		if s.roles[p] != roleSelected {
 			continue
 		}
-		bare(p.Parent)
+		if !o.NoAncestors {
+			bare(p.Parent)
+		}
 		if p.Vanished {
 			cands := s.byPID[p.PID]
 			for i, c := range cands {

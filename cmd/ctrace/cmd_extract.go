@@ -56,6 +56,7 @@ func extractCommand() *cli.Command {
 			&cli.BoolFlag{Name: "redact-env", Usage: "drop environment values from arguments"},
 			&cli.BoolFlag{Name: "hash-paths", Usage: "hash each path component under /home/* and /root"},
 			&cli.BoolFlag{Name: "redact-host", Usage: "replace the host name, drop the boot id and kernel build string"},
+			&cli.BoolFlag{Name: "no-ancestors", Usage: "leave out the ancestors of the selected processes (kept as bare entries otherwise)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -70,7 +71,7 @@ func extractCommand() *cli.Command {
 				Redact:     c.Generic("redact").(*repeated).values,
 				RedactEnv:  c.Bool("redact-env"),
 				HashPaths:  c.Bool("hash-paths"),
-				RedactHost: c.Bool("redact-host"),
+				RedactHost: c.Bool("redact-host"), NoAncestors: c.Bool("no-ancestors"),
 			}
 			res, err := extract.File(c.Args().First(), c.String("output"), o)
 			if err != nil {

@@ -631,8 +631,15 @@ func TestCLIContainer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := run(t, 0, ctraceBin, "analyze", "--container", id[:4], file); got != strings.TrimSpace(string(want)) {
-		t.Errorf("ctrace analyze --container %s:\n%s\nwant\n%s", id[:4], got, want)
+	if got := run(t, 0, ctraceBin, "analyze", "--files", "all", "--container", id[:4], file); got != strings.TrimSpace(string(want)) {
+		t.Errorf("ctrace analyze --files all --container %s:\n%s\nwant\n%s", id[:4], got, want)
+	}
+	// The default is the summary: the runtime's setup of the init is one
+	// line, the rest as in the full listing.
+	summary := run(t, 0, ctraceBin, "analyze", "--container", id[:4], file)
+	if !strings.Contains(summary, "runtime setup before the entrypoint: ") || !strings.Contains(summary, "/data.txt: ") ||
+		strings.Contains(summary, "(host path, before entering)") || !strings.Contains(summary, "\nfolded: ") {
+		t.Errorf("ctrace analyze --container %s (summary):\n%s", id[:4], summary)
 	}
 	var r struct {
 		Processes  []map[string]any `json:"processes"`
@@ -643,6 +650,9 @@ func TestCLIContainer(t *testing.T) {
 	}
 	if len(r.Containers) != 1 || r.Containers[0]["id"] != id || len(r.Processes) != len(a.Containers[0].Processes) {
 		t.Errorf("--format json --container: %d containers, %d processes", len(r.Containers), len(r.Processes))
+	}
+	if out, err := exec.Command(ctraceBin, "analyze", "--files", "some", file).CombinedOutput(); err == nil || !strings.Contains(string(out), "--files must be summary, all or none") {
+		t.Errorf("ctrace analyze --files some: %v\n%s", err, out)
 	}
 	for _, args := range [][]string{
 		{"analyze", "--container", "nosuchid", file},

@@ -76,7 +76,7 @@ func analyzerMissing(t *testing.T) string {
 // stdout. The analyzer must succeed (exit 0) on every test capture.
 func analyze(t *testing.T, file, format string) []byte {
 	t.Helper()
-	cmd := exec.Command(ctrace(t), "analyze", "--format", format, file)
+	cmd := exec.Command(ctrace(t), "analyze", "--format", format, "--files", "all", file)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -45,6 +45,28 @@ func WorkloadSelection(file string) (extract.Options, error) {
 	if err != nil {
 		return extract.Options{}, err
 	}
+	if len(s.Selection) > 0 && s.ExtractedFrom != "" {
+		// An extract: its own selection, from its header.
+		var o extract.Options
+		for _, l := range s.Selection {
+			var pid int
+			switch {
+			case strings.HasPrefix(l, "command "):
+				o.Command = true
+			case strings.HasPrefix(l, "no ancestors"):
+				o.NoAncestors = true
+			case strings.HasPrefix(l, "container "):
+				o.Containers = append(o.Containers, strings.TrimSuffix(strings.Fields(l)[1], ":"))
+			default:
+				if n, _ := fmt.Sscanf(l, "pid %d:", &pid); n == 1 {
+					o.PIDs = append(o.PIDs, pid)
+				}
+			}
+		}
+		if o.Command || len(o.PIDs) > 0 || len(o.Containers) > 0 {
+			return o, nil
+		}
+	}
 	if s.CommandPID > 0 {
 		return extract.Options{Command: true}, nil
 	}
@@ -108,6 +130,12 @@ func selectionFlags(o extract.Options) []string {
 	var f []string
 	if o.Command {
 		f = append(f, "--command")
+	}
+	for _, p := range o.PIDs {
+		f = append(f, "--pid", fmt.Sprint(p))
+	}
+	if o.NoAncestors {
+		f = append(f, "--no-ancestors")
 	}
 	for _, c := range o.Containers {
 		f = append(f, "--container", c)

@@ -28,7 +28,8 @@ const tracedSyscalls = "open,openat,openat2,creat,truncate,ftruncate,unlink,unli
 // run records `sh -c script` in dir with ctrace, under `strace -f -yy`,
 // and returns the analysis (JSON) and the trace. env is added to the
 // script's environment. With -update and a name, the recording is kept in
-// testdata/paths (see keep).
+// testdata/paths (see keep), or, for a name "reports/NAME", without its
+// strace log in testdata/reports (see keepReport).
 func run(t *testing.T, name, dir, script string, env ...string) (*Report, *Trace, []byte) {
 	t.Helper()
 	work := t.TempDir()
@@ -52,7 +53,11 @@ func run(t *testing.T, name, dir, script string, env ...string) (*Report, *Trace
 		t.Fatalf("strace logged no file operation:\n%s", traceFile)
 	}
 	text, _ := exec.Command(ctraceBin, "analyze", capFile).Output()
-	if *update && name != "" {
+	switch {
+	case !*update || name == "":
+	case strings.HasPrefix(name, "reports/"):
+		keepReport(t, capFile, strings.TrimPrefix(name, "reports/"), "--command")
+	default:
 		keep(t, name, capFile, traceFile, dir)
 	}
 	return rep, tr, text
@@ -392,7 +397,7 @@ func TestIntegrationGoBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	cache := filepath.Join(dir, "gocache")
-	rep, tr, text := run(t, "", dir, "go build -o hello .", "GOCACHE="+cache, "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "GOMAXPROCS=2")
+	rep, tr, text := run(t, "reports/go_build", dir, "go build -o hello .", "GOCACHE="+cache, "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "GOMAXPROCS=2")
 	verify(t, rep, tr, text)
 	if _, err := os.Stat(filepath.Join(dir, "hello")); err != nil {
 		t.Fatalf("go build made no binary: %v", err)
@@ -443,6 +448,9 @@ RUN rm /app/version.txt && mkdir /app/d2 && touch /app/d2/f && rm -rf /app/d2
 	capFile := filepath.Join(t.TempDir(), "build.ctr")
 	recordCommand(t, "", []string{"DOCKER_BUILDKIT=0"}, "record", "--force", "-o", capFile, "--", "docker", "build", "--no-cache", "-q", "-t", tag, dir)
 	rep := analyzeJSON(t, capFile)
+	if *update {
+		keepDockerBuild(t, capFile)
+	}
 	text, _ := exec.Command(ctraceBin, "analyze", capFile).Output()
 	defer func() {
 		if t.Failed() {
@@ -551,3 +559,42 @@ RUN rm /app/version.txt && mkdir /app/d2 && touch /app/d2/f && rm -rf /app/d2
 		t.Errorf("docker-applyLayer's removal of /app/version.txt (a whiteout) is not there with its host path")
 	}
 }
+
+// keepDockerBuild cuts the docker build recording down to the docker client
+// and dockerd's subtree (containerd, the shims, runc, the RUN containers,
+// dockerd's helpers) into testdata/reports/docker_build.ctr.
+func keepDockerBuild(t *testing.T, capFile string) {
+	t.Helper()
+	pid, err := exec.Command("pidof", "dockerd").Output()
+	if err != nil {
+		t.Fatalf("pidof dockerd: %v", err)
+	}
+	keepReport(t, capFile, "docker_build", "--command", "--pid", strings.TrimSpace(string(pid)))
+}
+
+// keepReport cuts a recording down to the selection (extract flags), without
+// the selected processes' ancestors (the machine's), host redacted, into
+// testdata/reports/NAME.ctr: real captures for the reports' tests (analyze's
+// TestSummaryReports, timeline's TestEveryFact), at most maxReport bytes.
+func keepReport(t *testing.T, capFile, name string, selection ...string) {
+	t.Helper()
+	out := filepath.Join("..", "..", "testdata", "reports", name+".ctr")
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(out)
+	args := append(append([]string{"extract"}, selection...), "--no-ancestors", "--redact-host", "-o", out, capFile)
+	if b, err := exec.Command(ctraceBin, args...).CombinedOutput(); err != nil {
+		t.Fatalf("ctrace extract: %v\n%s", err, b)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Size() > maxReport {
+		t.Fatalf("%s: %v, larger than %d bytes: not kept", out, err, maxReport)
+	}
+	if err := os.Chmod(out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kept %s", out)
+}
+
+// maxReport bounds a recording kept in testdata/reports.
+const maxReport = 400 << 10
