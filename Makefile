@@ -4,7 +4,7 @@ BIN     ?= bin/ctrace
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 FUZZTIME ?= 2000x
 
-.PHONY: all build test test-unit fuzz bench bench-record vet clean
+.PHONY: all build test test-unit fuzz bench bench-record bench-report vet clean
 
 all: build
 
@@ -45,6 +45,11 @@ BENCH_FLAGS ?=
 bench-record: build
 	$(GO) build -o bin/bench-record ./bench/record
 	./bin/bench-record -ctrace $(BIN) -src bench -secs $(BENCH_SECS) -runs $(BENCH_RUNS) $(BENCH_FLAGS)
+
+# The HTML report's size and render time in headless Chromium (Debian's chromium) for
+# models of 1,000 and 10,000 processes (bench/report).
+bench-report:
+	$(GO) run ./bench/report
 
 clean:
 	rm -rf bin

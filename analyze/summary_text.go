@@ -261,3 +261,27 @@ func (v *textView) foldedLine(t *textWriter) {
 	t.printf("\nfolded: %s in %s (directories that would take more than %d lines under one process, containers' runtime setup and runtime processes); %s not shown (repeated, nothing accepted, or unnamed unix sockets); --files all lists every one, --files none shows the trees alone\n",
 		count(f.files, "file", "files"), count(f.lines, "line", "lines"), foldAbove, count(f.net, "network call", "network calls"))
 }
+
+// FileSummary gives, for each process, the lines under it in the summary
+// text report (files folded as above, network calls), without their
+// indentation: what other views (the HTML report) show of a process's
+// files.
+type FileSummary struct {
+	v *textView
+}
+
+// NewFileSummary prepares the summary of the analysis's processes.
+func (a *Analysis) NewFileSummary() *FileSummary {
+	v := a.newTextView(true)
+	v.files = FilesSummary
+	return &FileSummary{v: v}
+}
+
+// Lines returns p's summary lines.
+func (s *FileSummary) Lines(p *Process) []string {
+	lines := s.v.processFileLines(p)
+	for i, l := range lines {
+		lines[i] = strings.TrimPrefix(l, "  ")
+	}
+	return lines
+}

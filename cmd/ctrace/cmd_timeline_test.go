@@ -51,3 +51,26 @@ func TestTimelineCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestReportCommand(t *testing.T) {
+	file := filepath.Join("..", "..", "testdata", "containers", "docker_run.ctr")
+	dst := filepath.Join(t.TempDir(), "r.html")
+	if _, errs, code := ctrace(t, "report", "-o", dst, "--path", "/exec.txt", file); code != 0 {
+		t.Fatalf("report: %s", errs)
+	}
+	b, err := os.ReadFile(dst)
+	st, _ := os.Stat(dst)
+	if err != nil || st.Mode().Perm() != 0o600 || !strings.HasPrefix(string(b), "<!DOCTYPE html>") ||
+		!strings.Contains(string(b), `"selection":"path /exec.txt"`) || !strings.Contains(string(b), `"context":true`) {
+		t.Errorf("report -o: %v, mode %v, %d bytes", err, st.Mode(), len(b))
+	}
+	out, _, code := ctrace(t, "report", file)
+	if code != 0 || !strings.HasPrefix(out, "<!DOCTYPE html>") || strings.Contains(out, "http://") || strings.Contains(out, "https://") {
+		t.Errorf("report to stdout: exit %d, or a network address in the page", code)
+	}
+	for _, args := range [][]string{{"report"}, {"report", "--pid", "0", file}, {"report", "--exe", "[", file}} {
+		if out, _, code := ctrace(t, args...); code == 0 || out != "" {
+			t.Errorf("ctrace %q: exit %d", args, code)
+		}
+	}
+}
