@@ -20,13 +20,14 @@ import (
 	"github.com/ctrace/ctrace/format"
 )
 
-// Version is written into capture headers.
-var Version = "0.1.0"
 
 // Options configure a recording.
 type Options struct {
 	Output string // capture file; created 0600
 	Force  bool   // overwrite an existing Output
+	// Version is the recorder's version, written into the header
+	// (ctrace_version); "unknown" when empty.
+	Version string
 
 	NoAudit    bool
 	NoProc     bool
@@ -371,8 +372,12 @@ func (rc *recording) header(rules []string, before format.AuditStatus) format.He
 	var u unix.Utsname
 	_ = unix.Uname(&u)
 	bootID, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	version := o.Version
+	if version == "" {
+		version = "unknown"
+	}
 	h := format.Header{
-		CtraceVersion: Version,
+		CtraceVersion: version,
 		Kind:          "record",
 		Hostname:      unix.ByteSliceToString(u.Nodename[:]),
 		KernelRelease: unix.ByteSliceToString(u.Release[:]),

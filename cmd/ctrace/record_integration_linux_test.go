@@ -27,6 +27,9 @@ import (
 
 var ctraceBin string
 
+// testVersion is the version the test binary is built with.
+const testVersion = "1.2.3-test"
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "ctrace-bin")
 	if err != nil {
@@ -34,7 +37,9 @@ func TestMain(m *testing.M) {
 	}
 	os.Chmod(dir, 0o755) // runnable by the not-root test
 	ctraceBin = filepath.Join(dir, "ctrace")
-	out, err := exec.Command("go", "build", "-o", ctraceBin, ".").CombinedOutput()
+	// Stamped as make build does, so that the tests see where the
+	// version goes.
+	out, err := exec.Command("go", "build", "-ldflags", "-X main.version="+testVersion, "-o", ctraceBin, ".").CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "building ctrace: %v\n%s", err, out)
 		os.Exit(1)
@@ -897,5 +902,28 @@ kill $s; echo "$s $t $r"`
 		if !strings.Contains(text, want) {
 			t.Errorf("no %q in the text report:\n%s", want, text)
 		}
+	}
+}
+
+// TestRecordVersionStamp: the version the binary was built with (make
+// build's -X main.version) is the one in the recording's header and in
+// --version.
+func TestRecordVersionStamp(t *testing.T) {
+	kerneltest.Lock(t)
+	out := filepath.Join(t.TempDir(), "v.ctr")
+	recordRun(t, out, "true")
+	js, errs, code := ctrace(t, "info", "--format", "json", out)
+	if code != 0 {
+		t.Fatalf("info: %s", errs)
+	}
+	var info struct {
+		Version string `json:"ctrace_version"`
+	}
+	if err := json.Unmarshal([]byte(js), &info); err != nil {
+		t.Fatal(err)
+	}
+	v, _, _ := ctrace(t, "--version")
+	if info.Version != testVersion || !strings.Contains(v, testVersion) {
+		t.Errorf("header ctrace_version %q, --version %q; want %s", info.Version, v, testVersion)
 	}
 }

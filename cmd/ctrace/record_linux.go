@@ -38,6 +38,7 @@ func runRecord(c *cli.Context, o recordOptions) error {
 	res, err := capture.Record(context.Background(), capture.Options{
 		Output:        o.output,
 		Force:         o.force,
+		Version:       version,
 		NoAudit:       o.noAudit,
 		NoProc:        o.noProc,
 		NoSnapshot:    o.noSnapshot,
