@@ -259,3 +259,7 @@ func argvText(argv []string) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// Style returns the page's style sheet (for benchmarks that compare the
+// page with a static one).
+func Style() string { return pageCSS }

@@ -272,3 +272,22 @@ func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 func textEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\u00a0", "&nbsp;").Replace(s)
 }
+
+// TestBrowserBuilds: the pages of the docker build and go build captures
+// render in Chromium without a console error, with the build's command
+// found by the search.
+func TestBrowserBuilds(t *testing.T) {
+	for name, q := range map[string]string{"docker_build": "docker build", "go_build": "go build -o hello"} {
+		a, err := analyze.AnalyzeFile(filepath.Join("..", "testdata", "reports", name+".ctr"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dom, console := chromium(t, writePage(t, a, nil), "#q="+strings.ReplaceAll(q, " ", "%20"), name+".png")
+		if errs := consoleErrors(console); len(errs) > 0 {
+			t.Errorf("%s: console errors:\n%s", name, strings.Join(errs, "\n"))
+		}
+		if !strings.Contains(dom, `data-ready="1"`) || !regexp.MustCompile(`<span id="search-count">[1-9][0-9]* process`).MatchString(dom) {
+			t.Errorf("%s: the page did not render, or the search found nothing", name)
+		}
+	}
+}

@@ -1,9 +1,11 @@
 // Command bench-report measures the HTML report (`ctrace report`) on
-// models of growing size: the page's size against the JSON report's, and
-// its render time in headless Chromium (the page's own measure, from its
-// script's start to the first drawing: JSON parse, rows, bars), with the
-// wall time of Chromium loading the page against loading an empty page in
-// the same run. It prints a Markdown table.
+// models of growing size, in headless Chromium driven over the DevTools
+// protocol: the page's size against the JSON report's, the time to its
+// load event, its script's own render time, and the intervals between
+// frames while scrolling through the rows and while zooming the timeline;
+// the same rows as a static page (same style, no script) are scrolled too,
+// as the baseline of what this browser and machine can do. It prints a
+// Markdown table.
 //
 //	go run ./bench/report [-sizes 1000x10000,10000x100000] [-runs 3]
 package main
@@ -15,11 +17,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/ctrace/ctrace/analyze"
 	"github.com/ctrace/ctrace/report"
@@ -45,11 +45,8 @@ func main() {
 		fail(err)
 	}
 	defer os.RemoveAll(dir)
-	empty := filepath.Join(dir, "empty.html")
-	os.WriteFile(empty, []byte(`<!DOCTYPE html><html><body data-ready="1" data-render-ms="0"></body></html>`), 0o644)
-
-	fmt.Println("| processes | file operations | page bytes | JSON report bytes | page / JSON | render in page (ms, median) | Chromium load (s, median) | empty page load (s) |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
+	fmt.Println("| processes | file operations | page bytes | JSON report bytes | page / JSON | load (s) | script at load (ms) | scroll frames p50 / p95 / max (ms) | static page of the same rows: scroll p50 / p95 (ms) | zoom frames p95 / max (ms) |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
 	for _, s := range strings.Split(*sizes, ",") {
 		var np, nf int
 		if _, err := fmt.Sscanf(s, "%dx%d", &np, &nf); err != nil {
@@ -67,36 +64,123 @@ func main() {
 		if err := os.WriteFile(file, page.Bytes(), 0o644); err != nil {
 			fail(err)
 		}
-		var render, load, base []float64
-		for i := 0; i < *runs; i++ {
-			r, l := load1(bin, dir, file)
-			_, b := load1(bin, dir, empty)
-			render, load, base = append(render, r), append(load, l), append(base, b)
+		// The same rows as a static page (the same style, no script): what
+		// scrolling that many rows costs this browser by itself.
+		plain := filepath.Join(dir, s+"-plain.html")
+		if err := os.WriteFile(plain, plainPage(a), 0o644); err != nil {
+			fail(err)
 		}
-		fmt.Printf("| %d | %d | %d | %d | %.2f | %.0f | %.2f | %.2f |\n", np, nf, page.Len(), js.Len(),
-			float64(page.Len())/float64(js.Len()), median(render), median(load), median(base))
+		var plainScroll []float64
+		var load, render []float64
+		var scroll, zoom []float64
+		for i := 0; i < *runs; i++ {
+			m := measure(bin, filepath.Join(dir, fmt.Sprintf("profile-%s-%d", s, i)), file)
+			load, render = append(load, m.load), append(render, m.render)
+			scroll, zoom = append(scroll, m.scroll...), append(zoom, m.zoom...)
+			pm := measure(bin, filepath.Join(dir, fmt.Sprintf("profile-plain-%s-%d", s, i)), plain)
+			plainScroll = append(plainScroll, pm.scroll...)
+		}
+		fmt.Printf("| %d | %d | %d | %d | %.2f | %.2f | %.0f | %.1f / %.1f / %.1f | %.1f / %.1f | %.1f / %.1f |\n", np, nf, page.Len(), js.Len(),
+			float64(page.Len())/float64(js.Len()), median(load), median(render),
+			quantile(scroll, 0.5), quantile(scroll, 0.95), quantile(scroll, 1), quantile(plainScroll, 0.5), quantile(plainScroll, 0.95),
+			quantile(zoom, 0.95), quantile(zoom, 1))
 	}
 }
 
-var renderRE = regexp.MustCompile(`data-render-ms="([0-9.]+)"`)
+// measurement is one load of a page: the time to its load event (s), its
+// script's own render time (ms), and the intervals between the frames of a
+// scroll through the rows and of a series of zooms (ms).
+type measurement struct {
+	load, render float64
+	scroll, zoom []float64
+}
 
-// load1 loads a page in headless Chromium: the page's render time (ms) and
-// Chromium's wall time (s).
-func load1(bin, dir, file string) (float64, float64) {
-	start := time.Now()
-	out, err := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+filepath.Join(dir, "profile"), "--window-size=1400,1000", "--dump-dom", "file://"+file).Output()
-	wall := time.Since(start).Seconds()
+// scrollJS scrolls the page 600 px a frame to its end (at most 300
+// frames) and returns the intervals between the frames.
+const scrollJS = `new Promise(function (resolve) {
+  var out = [], last = -1, n = 0;
+  function step(t) {
+    if (last >= 0) out.push(t - last);
+    last = t;
+    window.scrollBy(0, 600);
+    if (++n < 300 && window.scrollY + window.innerHeight < document.documentElement.scrollHeight) requestAnimationFrame(step);
+    else resolve(out);
+  }
+  requestAnimationFrame(step);
+})`
+
+// zoomJS zooms in 20 times then out 20 times on the middle of the
+// timeline (ctrl+wheel, as a reader does), a step a frame, at the top of
+// the page, and returns the intervals between the frames.
+const zoomJS = `new Promise(function (resolve) {
+  window.scrollTo(0, 0);
+  var lane = document.querySelector('#rows .row:not(.axis-row):not(.section) .lane') || document.getElementById('axis');
+  var box = lane.getBoundingClientRect();
+  var out = [], last = -1, n = 0;
+  function step(t) {
+    if (last >= 0) out.push(t - last);
+    last = t;
+    lane.dispatchEvent(new WheelEvent('wheel', { deltaY: n < 20 ? -100 : 100, ctrlKey: true, bubbles: true, cancelable: true,
+      clientX: box.left + box.width / 2, clientY: box.top + 5 }));
+    if (++n < 40) requestAnimationFrame(step); else resolve(out);
+  }
+  requestAnimationFrame(step);
+})`
+
+func measure(bin, profile, file string) measurement {
+	b, err := startBrowser(bin, profile)
 	if err != nil {
-		fail(fmt.Errorf("chromium %s: %v", file, err))
+		fail(err)
 	}
-	m := renderRE.FindSubmatch(out)
-	if m == nil || !bytes.Contains(out, []byte(`data-ready="1"`)) {
-		fail(fmt.Errorf("%s: the page did not finish rendering", file))
+	defer b.close()
+	d, err := b.navigate("file://" + file)
+	if err != nil {
+		fail(err)
 	}
-	ms, _ := strconv.ParseFloat(string(m[1]), 64)
-	return ms, wall
+	m := measurement{load: d.Seconds()}
+	var ready struct {
+		Ready  string `json:"ready"`
+		Render string `json:"render"`
+	}
+	if err := b.eval(`({ready: document.body.dataset.ready, render: document.body.dataset.renderMs})`, &ready); err != nil || ready.Ready != "1" {
+		fail(fmt.Errorf("%s: the page did not finish rendering: %v", file, err))
+	}
+	m.render, _ = strconv.ParseFloat(ready.Render, 64)
+	if err := b.eval(scrollJS, &m.scroll); err != nil {
+		fail(err)
+	}
+	if err := b.eval(zoomJS, &m.zoom); err != nil {
+		fail(err)
+	}
+	return m
+}
+
+// plainPage is the analysis's processes as static rows: a label and a
+// bar each, with the report's style and no script.
+func plainPage(a *analyze.Analysis) []byte {
+	var b bytes.Buffer
+	b.WriteString(`<!DOCTYPE html><html><head><meta charset="utf-8"><style>`)
+	b.WriteString(report.Style())
+	b.WriteString(`</style></head><body data-ready="1" data-render-ms="0"><div id="rows">`)
+	span := float64(a.Capture.End - a.Capture.Start)
+	for _, p := range a.Processes {
+		x0 := float64(p.Start-a.Capture.Start) / span * 100
+		x1 := float64(p.End-a.Capture.Start) / span * 100
+		fmt.Fprintf(&b, `<div class="row"><div class="label">%d %s</div><div class="lane"><div class="bar ok" style="left:%.3f%%;width:%.3f%%"></div></div></div>`,
+			p.PID, strings.Join(p.Argv, " "), x0, x1-x0)
+	}
+	b.WriteString(`</div></body></html>`)
+	return b.Bytes()
+}
+
+func quantile(v []float64, q float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	i := int(q * float64(len(s)-1))
+	return s[i]
 }
 
 func median(v []float64) float64 {

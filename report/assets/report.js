@@ -78,46 +78,18 @@
   }
 
   // Rows: a section line per container and the host, then the processes
-  // in tree order. A process of another section is a one-line stub.
-  var rows = []; // {kind, i, depth, stub, el, bar, parentRow}
+  // in tree order; a process of another section is a one-line stub. The
+  // rows are data; only those on screen have elements (a pool, placed in a
+  // body as tall as all the rows shown), so that a capture of any size
+  // scrolls as fast as a screenful.
+  var rows = []; // {kind, text, i, depth, stub, parentRow, kids, collapsed, hidden, match}
   var rowOf = {}; // proc index -> its full row
-  var frag = document.createDocumentFragment();
-  function addSection(text) {
-    var r = el('div', 'row section');
-    r.appendChild(el('div', 'label', text));
-    r.appendChild(el('div', 'lane'));
-    frag.appendChild(r);
-    rows.push({ kind: 'section', el: r });
-  }
+  function addSection(text) { rows.push({ kind: 'section', text: text, kids: [] }); }
   function addProc(i, depth, stub, parentRow) {
-    var p = procs[i];
-    var r = el('div', 'row');
-    var label = el('div', 'label' + (p.context ? ' context' : ''));
-    label.style.paddingLeft = (depth * 14) + 'px';
-    var tog = el('span', 'toggle', '');
-    label.appendChild(tog);
-    label.appendChild(el('span', 'pid', p.pid));
-    label.appendChild(document.createTextNode(p.cmd + (stub ? '  → ' + (p.ctr >= 0 ? 'container ' + ctrs[p.ctr].short : 'on the host') : '')));
-    label.title = p.pid + ' ' + p.cmd;
-    var lane = el('div', 'lane');
-    var bar = el('div', 'bar ' + outcome(p));
-    lane.appendChild(bar);
-    var marks = [];
-    (p.execs || []).forEach(function (x, k) {
-      if (k === 0 || x.t === null) return;
-      var m = el('div', 'mark exec');
-      m.title = 'exec ' + x.argv;
-      lane.appendChild(m);
-      marks.push([m, x.t]);
-    });
-    r.appendChild(label);
-    r.appendChild(lane);
-    frag.appendChild(r);
-    var row = { kind: 'proc', i: i, depth: depth, stub: stub, el: r, bar: bar, marks: marks, parentRow: parentRow, toggle: tog, kids: [] };
+    var row = { kind: 'proc', i: i, depth: depth, stub: stub, parentRow: parentRow, kids: [] };
     if (parentRow) parentRow.kids.push(row);
     rows.push(row);
     if (!stub) rowOf[i] = row;
-    r._row = row;
     return row;
   }
   function walk(i, depth, section, parentRow) {
@@ -125,7 +97,6 @@
     if (p.ctr !== section) { addProc(i, depth, true, parentRow); return; }
     var row = addProc(i, depth, false, parentRow);
     kids[i].forEach(function (k) { walk(k, depth + 1, section, row); });
-    if (row.kids.length) row.toggle.textContent = '▾';
   }
   ctrs.forEach(function (c, ci) {
     addSection('container ' + c.short + '  ' + (c.runtime || ''));
@@ -137,49 +108,46 @@
   procs.forEach(function (p, i) {
     if (p.ctr === -1 && (p.parent < 0 || procs[p.parent].ctr !== -1)) walk(i, 0, -1, null);
   });
-  $('rows').appendChild(frag);
-  $('rows').addEventListener('click', function (ev) {
-    var label = ev.target.closest('.label');
-    var r = label && label.parentNode._row;
-    if (!r) return;
-    if (ev.target === r.toggle && r.kids.length) { toggle(r); return; }
-    select(r.i, false);
-  });
+  var body = el('div', '');
+  body.id = 'rows-body';
+  $('rows').appendChild(body);
   // The axis row sticks under the toolbar.
   function stick() { document.documentElement.style.setProperty('--toolbar', $('toolbar').offsetHeight + 'px'); }
   window.addEventListener('resize', stick);
   stick();
+  $('rows').addEventListener('click', function (ev) {
+    var label = ev.target.closest('.label');
+    var r = label && label.parentNode._row;
+    if (!r || r.kind !== 'proc') return;
+    if (ev.target.classList.contains('toggle') && r.kids.length) { toggle(r); return; }
+    select(r.i, false);
+  });
 
   // Collapsing.
   function setHidden(row, hidden) {
-    row.kids.forEach(function (k) {
-      k.el.style.display = hidden ? 'none' : '';
-      setHidden(k, hidden || k.collapsed);
-    });
+    row.kids.forEach(function (k) { k.hidden = hidden; setHidden(k, hidden || k.collapsed); });
   }
   function toggle(row) {
     row.collapsed = !row.collapsed;
-    row.toggle.textContent = row.collapsed ? '▸' : '▾';
     setHidden(row, row.collapsed);
-    render();
+    relist();
   }
   function expandTo(row) {
     for (var r = row.parentRow; r; r = r.parentRow) {
-      if (r.collapsed) { r.collapsed = false; r.toggle.textContent = '▾'; setHidden(r, false); }
+      if (r.collapsed) { r.collapsed = false; setHidden(r, false); }
     }
   }
   $('expand').addEventListener('click', function () {
-    rows.forEach(function (r) { if (r.kind === 'proc' && r.kids.length) { r.collapsed = false; r.toggle.textContent = '▾'; } });
-    rows.forEach(function (r) { r.el.style.display = ''; });
-    render();
+    rows.forEach(function (r) { r.collapsed = false; r.hidden = false; });
+    relist();
   });
   $('collapse').addEventListener('click', function () {
     rows.forEach(function (r) {
       if (r.kind !== 'proc') return;
-      if (r.kids.length) { r.collapsed = true; r.toggle.textContent = '▸'; }
-      r.el.style.display = r.depth === 0 ? '' : 'none';
+      if (r.kids.length) r.collapsed = true;
+      r.hidden = r.depth > 0;
     });
-    render();
+    relist();
   });
 
   // The time axis, the bars and the marks for the window [v0, v1].
@@ -207,6 +175,14 @@
     pending = true;
     requestAnimationFrame(function () { pending = false; draw(); });
   }
+  var shown = [], pitch = 21; // the rows not collapsed away; a row's height
+  function relist() {
+    shown = rows.filter(function (r) { return !r.hidden; });
+    body.style.height = (shown.length * pitch) + 'px';
+    pool.forEach(function (e) { e._k = -1; });
+    render();
+  }
+  var pool = [];
   function draw() {
     var labels = $('axis-labels');
     labels.textContent = '';
@@ -217,33 +193,80 @@
       labels.appendChild(s);
     }
     lossMarks.forEach(function (m) { place(m[0], m[1]); });
-    visible.forEach(drawRow);
-  }
-  // Only the rows on screen are drawn; a row coming into view is drawn
-  // then.
-  var visible = new Set();
-  var observer = new IntersectionObserver(function (entries) {
-    entries.forEach(function (e) {
-      var r = e.target._row;
-      if (e.isIntersecting) { visible.add(r); drawRow(r); } else visible.delete(r);
-    });
-  }, { rootMargin: '400px 0px' });
-  function drawRow(r) {
-    {
-      if (r.kind !== 'proc' || r.el.style.display === 'none') return;
-      var p = procs[r.i];
-      var a = p.t0 === null || p.t0 === undefined ? 0 : p.t0;
-      var b = p.t1 === null || p.t1 === undefined ? span : p.t1;
-      var x0 = Math.max(pct(a), -1), x1 = Math.min(pct(b), 101);
-      if (x1 < 0 || x0 > 100) { r.bar.style.display = 'none'; } else {
-        r.bar.style.display = '';
-        r.bar.style.left = x0 + '%';
-        r.bar.style.width = Math.max(x1 - x0, 0) + '%';
-      }
-      r.marks.forEach(function (m) { place(m[0], m[1]); });
+    var top = body.getBoundingClientRect().top;
+    var first = Math.max(Math.floor(-top / pitch) - 10, 0);
+    var last = Math.min(Math.ceil((window.innerHeight - top) / pitch) + 10, shown.length);
+    var need = Math.max(last - first, 0);
+    while (pool.length < need) {
+      var e = el('div', 'row');
+      e.appendChild(el('div', 'label'));
+      e.appendChild(el('div', 'lane'));
+      e._k = -1;
+      body.appendChild(e);
+      pool.push(e);
+    }
+    for (var j = 0; j < pool.length; j++) {
+      var e2 = pool[j];
+      if (j >= need) { e2.style.display = 'none'; e2._k = -1; continue; }
+      e2.style.display = '';
+      fill(e2, first + j);
     }
   }
-  rows.forEach(function (r) { if (r.kind === 'proc') observer.observe(r.el); });
+  // fill makes a pooled element show row k of the rows shown.
+  function fill(e, k) {
+    var r = shown[k];
+    e.style.top = (k * pitch) + 'px';
+    e._row = r;
+    var label = e.firstChild, lane = e.lastChild;
+    if (e._k !== k || e._rv !== r.version) {
+      e._k = k;
+      e._rv = r.version;
+      label.textContent = '';
+      lane.textContent = '';
+      e.className = 'row' + (r.kind === 'section' ? ' section' : '') + (r.match ? ' match' : '') + (selected === r ? ' selected' : '');
+      if (r.kind === 'section') {
+        label.className = 'label';
+        label.style.paddingLeft = '';
+        label.textContent = r.text;
+        label.title = '';
+        e._bar = null;
+        return;
+      }
+      var p = procs[r.i];
+      label.className = 'label' + (p.context ? ' context' : '');
+      label.style.paddingLeft = (r.depth * 14) + 'px';
+      label.appendChild(el('span', 'toggle', r.kids.length ? (r.collapsed ? '▸' : '▾') : ''));
+      label.appendChild(el('span', 'pid', p.pid));
+      label.appendChild(document.createTextNode(p.cmd + (r.stub ? '  → ' + (p.ctr >= 0 ? 'container ' + ctrs[p.ctr].short : 'on the host') : '')));
+      label.title = p.pid + ' ' + p.cmd;
+      e._bar = el('div', 'bar ' + outcome(p));
+      lane.appendChild(e._bar);
+      e._marks = [];
+      (p.execs || []).forEach(function (x, n) {
+        if (n === 0 || x.t === null) return;
+        var m = el('div', 'mark exec');
+        m.title = 'exec ' + x.argv;
+        lane.appendChild(m);
+        e._marks.push([m, x.t]);
+      });
+      e._dv0 = e._dv1 = null;
+    }
+    if (!e._bar || (e._dv0 === v0 && e._dv1 === v1)) return;
+    e._dv0 = v0;
+    e._dv1 = v1;
+    var q = procs[r.i];
+    var a = q.t0 === null || q.t0 === undefined ? 0 : q.t0;
+    var b = q.t1 === null || q.t1 === undefined ? span : q.t1;
+    var x0 = Math.max(pct(a), -1), x1 = Math.min(pct(b), 101);
+    if (x1 < 0 || x0 > 100) { e._bar.style.display = 'none'; } else {
+      e._bar.style.display = '';
+      e._bar.style.left = x0 + '%';
+      e._bar.style.width = Math.max(x1 - x0, 0) + '%';
+    }
+    e._marks.forEach(function (m) { place(m[0], m[1]); });
+  }
+  window.addEventListener('scroll', render, { passive: true });
+  window.addEventListener('resize', render);
 
   // Zoom (wheel) and pan (drag) on the lanes and the axis.
   function laneFraction(ev) {
@@ -299,16 +322,21 @@
   }
   function select(i, scroll) {
     var p = procs[i];
-    if (selected) selected.el.classList.remove('selected');
+    if (selected) selected.version = (selected.version || 0) + 1;
     selected = rowOf[i] || null;
     if (selected) {
       expandTo(selected);
-      selected.el.classList.add('selected');
-      if (scroll) selected.el.scrollIntoView({ block: 'center' });
+      selected.version = (selected.version || 0) + 1;
+      relist();
+      if (scroll) {
+        var k = shown.indexOf(selected);
+        var y = body.getBoundingClientRect().top + window.scrollY + k * pitch - window.innerHeight / 2;
+        window.scrollTo(0, Math.max(y, 0));
+      }
     }
-    var body = $('details-body');
-    body.textContent = '';
-    body.appendChild(el('h3', 'cmd', p.pid + ' ' + p.cmd));
+    var details = $('details-body');
+    details.textContent = '';
+    details.appendChild(el('h3', 'cmd', p.pid + ' ' + p.cmd));
     var dl = el('dl');
     function item(k, v) { if (v === undefined || v === null || v === '') return; dl.appendChild(el('dt', '', k)); var dd = el('dd'); if (v instanceof Node) dd.appendChild(v); else dd.textContent = String(v); dl.appendChild(dd); }
     item('status', status(p));
@@ -321,25 +349,25 @@
     item('threads', p.threads ? p.threads + ' more' : '');
     item('container', p.ctr >= 0 ? ctrs[p.ctr].id : 'host');
     if (p.parent >= 0) item('parent', link(p.parent));
-    body.appendChild(dl);
+    details.appendChild(dl);
     if (p.execs && p.execs.length) {
-      body.appendChild(el('h4', '', 'execs'));
+      details.appendChild(el('h4', '', 'execs'));
       var ul = el('ul');
       p.execs.forEach(function (x) { ul.appendChild(el('li', 'exec', fmtMS(x.t) + '  ' + x.argv)); });
-      body.appendChild(ul);
+      details.appendChild(ul);
     }
-    body.appendChild(el('h4', '', 'files (' + (p.nfiles || 0) + ' operations)'));
+    details.appendChild(el('h4', '', 'files (' + (p.nfiles || 0) + ' operations)'));
     var fl = el('ul', 'files');
     (p.files || []).forEach(function (f) { fl.appendChild(el('li', '', f)); });
     if (p.context) fl.appendChild(el('li', '', '(shown as an ancestor of the selection: its files are not in this report)'));
-    body.appendChild(fl);
+    details.appendChild(fl);
     var anc = [];
     for (var q = p.parent; q >= 0; q = procs[q].parent) anc.push(q);
     if (anc.length) {
-      body.appendChild(el('h4', '', 'ancestors'));
+      details.appendChild(el('h4', '', 'ancestors'));
       var al = el('ul', 'ancestors');
       anc.forEach(function (q) { var li = el('li'); li.appendChild(link(q)); al.appendChild(li); });
-      body.appendChild(al);
+      details.appendChild(al);
     }
     $('details').hidden = false;
   }
@@ -360,11 +388,11 @@
         var p = procs[r.i], l = lowered[r.i];
         hit = String(p.pid) === q || l.cmd.indexOf(q) >= 0 || l.paths.some(function (s) { return s.indexOf(q) >= 0; });
       }
-      r.el.classList.toggle('match', hit);
+      if (hit !== !!r.match) { r.match = hit; r.version = (r.version || 0) + 1; }
       if (hit && !r.stub) { n++; expandTo(r); }
     });
     $('search-count').textContent = q === '' ? '' : n + (n === 1 ? ' process' : ' processes');
-    render();
+    relist();
   }
   var timer = null;
   $('search').addEventListener('input', function () {
@@ -379,6 +407,7 @@
     if (isFinite(f) && isFinite(e) && e > f) { v0 = Math.max(0, f); v1 = Math.min(span, e); }
   }
   if (hash.get('q')) { $('search').value = hash.get('q'); search(hash.get('q')); }
+  relist();
   draw();
   if (hash.get('pid')) {
     var want = Number(hash.get('pid'));
