@@ -20,7 +20,6 @@ import (
 	"github.com/ctrace/ctrace/format"
 )
 
-
 // Options configure a recording.
 type Options struct {
 	Output string // capture file; created 0600
