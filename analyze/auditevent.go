@@ -8,29 +8,23 @@ import (
 	"github.com/ctrace/ctrace/replay"
 )
 
-// Audit record types the model reads (linux/audit.h).
+// Audit record types the model reads (replay's table).
 const (
-	typeSyscall   = 1300
-	typePath      = 1302
-	typeCwd       = 1307
-	typeExecve    = 1309
-	typeEOE       = 1320
-	typeProctitle = 1327
-	typeOpenat2   = 1337
-	typeFDPair    = 1317
-	typeSockaddr  = 1306
-	typeObjPID    = 1318
-	typeAnomAbend = 1701
+	typeSyscall   = replay.TypeSyscall
+	typePath      = replay.TypePath
+	typeCwd       = replay.TypeCwd
+	typeExecve    = replay.TypeExecve
+	typeEOE       = replay.TypeEOE
+	typeProctitle = replay.TypeProctitle
+	typeOpenat2   = replay.TypeOpenat2
+	typeFDPair    = replay.TypeFDPair
+	typeSockaddr  = replay.TypeSockaddr
+	typeObjPID    = replay.TypeObjPID
+	typeAnomAbend = replay.TypeAnomAbend
 )
 
-// standaloneType reports whether records of type t are events of their own,
-// never part of a syscall's event: user-space messages (1100–1199), daemon
-// messages (1200–1299) and the ranges from 2100 on (user-space AVCs,
-// integrity, anomaly responses, ...). The kernel's own records, which group
-// under one serial with a SYSCALL, are 1300–2099.
-func standaloneType(t uint16) bool {
-	return (t >= 1100 && t <= 1299) || t >= 2100
-}
+// standaloneType is replay.StandaloneType.
+func standaloneType(t uint16) bool { return replay.StandaloneType(t) }
 
 // auditEvent is the records sharing one "audit(SEC.MSEC:SERIAL)" stamp and
 // what the model reads from them. Each record is parsed on its own as it is

@@ -35,7 +35,11 @@ func (b *builder) finish() {
 
 // sortTime is a process's place in time: its start, or when it was first
 // seen if its creation was not.
-func (p *Process) sortTime() int64 {
+func (p *Process) sortTime() int64 { return p.SortTime() }
+
+// SortTime is the process's place in time in the model's order: its start,
+// or when it was first seen if its creation was not.
+func (p *Process) SortTime() int64 {
 	if p.Start != 0 {
 		return p.Start
 	}

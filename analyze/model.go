@@ -325,6 +325,14 @@ type cloneRecord struct {
 	flagsKnown  bool
 }
 
+// AuditSlack and CloneForkWindow are the analyzer's tolerances that other
+// packages (extract) must apply the same way to place an audit event in the
+// life of the right process; see auditSlack and cloneForkWindow below.
+const (
+	AuditSlack      = 30e6
+	CloneForkWindow = 1e9
+)
+
 // Tolerances that follow from how the kernel stamps events.
 const (
 	// auditSlack: an audit event's time is the coarse clock at syscall
@@ -333,7 +341,7 @@ const (
 	// later by this much. An audit
 	// event of a new process can thus be stamped before the proc connector's
 	// fork of that process.
-	auditSlack = 30e6
+	auditSlack = AuditSlack
 	// execMergeSlack: an audit execve record stamped after a proc connector
 	// exec of the same process (which the entry-time stamp makes impossible
 	// up to the precision of the clock pair) is still the same exec.
@@ -343,7 +351,7 @@ const (
 	execByThreadWindow = 1e9
 	// cloneForkWindow: the proc connector's fork of a child comes during the
 	// clone syscall whose audit record stamps its entry.
-	cloneForkWindow = 1e9
+	cloneForkWindow = CloneForkWindow
 	// snapshotSlack: /proc start times are in clock ticks (10 ms); a fork
 	// seen by the proc connector within this of a snapshot process's start
 	// is that process's creation.

@@ -900,13 +900,7 @@ func (s *recordStream) clockFor(seg int) format.ClockPair {
 	if seg == s.clockSeg && len(hs) == s.clockN {
 		return s.clockPair
 	}
-	c := s.hdr.Clock
-	for i := len(hs) - 1; i >= 0; i-- {
-		if int(hs[i].Index) == seg && hs[i].Clock.RealtimeNS != 0 {
-			c = hs[i].Clock
-			break
-		}
-	}
+	c := format.ClockOf(hs, seg, s.hdr.Clock)
 	s.clockSeg, s.clockN, s.clockPair = seg, len(hs), c
 	return c
 }

@@ -345,7 +345,7 @@ func extract(ra io.ReaderAt, size int64, name, absName string, w io.Writer, o Op
 				return nil, err
 			}
 			seg = rec.Segment
-			clock = segmentClock(r, seg)
+			clock = r.ClockFor(seg)
 		}
 		if err := fw.WriteRecord(rec.Source, rec.Flags, rec.Mono, data); err != nil {
 			return nil, err
@@ -370,14 +370,3 @@ func extract(ra io.ReaderAt, size int64, name, absName string, w io.Writer, o Op
 	return res, nil
 }
 
-// segmentClock is the clock pair of segment seg's header (the last one
-// seen with that index), or the file header's.
-func segmentClock(r *format.Reader, seg int) format.ClockPair {
-	hs := r.Segments()
-	for i := len(hs) - 1; i >= 0; i-- {
-		if int(hs[i].Index) == seg {
-			return hs[i].Clock
-		}
-	}
-	return r.Header().Clock
-}

@@ -8,8 +8,8 @@ import (
 )
 
 // span locates one key=value field of an audit record body, so that a value
-// can be replaced in place and everything else kept byte for byte. The
-// scanner follows replay.ParseFields exactly (same fields, same values).
+// can be replaced in place and everything else kept byte for byte (from
+// replay's field scanner).
 type span struct {
 	key string
 	// valStart, valEnd: the value without its quotes, as offsets in the
@@ -44,83 +44,26 @@ func (sp *span) outer() (int, int) {
 	return start, end
 }
 
-func isSpace(c byte) bool {
-	switch c {
-	case ' ', '\t', '\n', '\r', '\v', '\f':
-		return true
-	}
-	return false
-}
-
-// scanFields splits s (at offset base of the body) like replay.ParseFields.
+// scanFields splits s (at offset base of the body) with replay's field
+// scanner: the fields replay.ParseFields gives, located in the body.
 func scanFields(s string, base int, nested bool) []span {
+	sc := replay.NewFieldScanner(s)
+	if nested {
+		sc = replay.NewNestedFieldScanner(s)
+	}
 	var out []span
-	i := 0
-	for i < len(s) {
-		for i < len(s) && isSpace(s[i]) {
-			i++
-		}
-		if i >= len(s) {
-			break
-		}
-		start := i
-		for i < len(s) && s[i] != '=' && !isSpace(s[i]) {
-			i++
-		}
-		if i >= len(s) || s[i] != '=' || i == start || s[start] == '"' || s[start] == '\'' {
-			for i < len(s) && !isSpace(s[i]) {
-				i++
-			}
-			continue
-		}
-		sp := span{key: s[start:i]}
-		i++ // '='
+	for sc.Next() {
+		sp := span{key: sc.Key, valStart: base + sc.ValueStart, valEnd: base + sc.ValueEnd, closed: sc.Closed}
 		switch {
-		case i < len(s) && s[i] == '"':
-			i++
-			sp.quote = '"'
-			if j := strings.IndexByte(s[i:], '"'); j >= 0 {
-				sp.valStart, sp.valEnd, sp.closed = base+i, base+i+j, true
-				i += j + 1
-			} else {
-				sp.valStart, sp.valEnd = base+i, base+len(s)
-				i = len(s)
-			}
-		case !nested && i < len(s) && s[i] == '\'':
-			i++
-			end := singleQuoteEnd(s, i)
+		case sc.SingleQuoted:
 			sp.quote = '\''
-			sp.valStart, sp.valEnd, sp.closed = base+i, base+end, end < len(s)
-			sp.nested = scanFields(s[i:end], base+i, true)
-			i = end + 1
-		default:
-			j := i
-			for j < len(s) && !isSpace(s[j]) {
-				j++
-			}
-			sp.valStart, sp.valEnd = base+i, base+j
-			i = j
+			sp.nested = scanFields(sc.Value, base+sc.ValueStart, true)
+		case sc.Quoted:
+			sp.quote = '"'
 		}
 		out = append(out, sp)
 	}
 	return out
-}
-
-// singleQuoteEnd is replay's: the first single quote followed by a space or
-// the end of s, or len(s).
-func singleQuoteEnd(s string, i int) int {
-	for i < len(s) {
-		j := strings.IndexByte(s[i:], '\'')
-		if j < 0 {
-			return len(s)
-		}
-		i += j
-		if i+1 == len(s) || isSpace(s[i+1]) {
-			return i
-		}
-		i++
-	}
-	return len(s)
 }
 
 // edit replaces body[start:end] with text.

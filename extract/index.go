@@ -103,16 +103,8 @@ func (t *tee) Next() (format.Record, error) {
 }
 
 // clockFor is the clock pair that puts the record's monotonic times on the
-// wall clock, as the analyzer takes it: its segment's, else the header's.
-func clockFor(r *format.Reader, seg int) format.ClockPair {
-	hs := r.Segments()
-	for i := len(hs) - 1; i >= 0; i-- {
-		if int(hs[i].Index) == seg && hs[i].Clock.RealtimeNS != 0 {
-			return hs[i].Clock
-		}
-	}
-	return r.Header().Clock
-}
+// wall clock, as the analyzer takes it (format.Reader.ClockFor).
+func clockFor(r *format.Reader, seg int) format.ClockPair { return r.ClockFor(seg) }
 
 func (x *index) observe(rec format.Record, clock format.ClockPair) {
 	switch rec.Source {

@@ -13,23 +13,19 @@ import (
 	"github.com/ctrace/ctrace/replay"
 )
 
-// Audit record types the rewriting treats specially (linux/audit.h).
+// Audit record types the rewriting treats specially (replay's table).
 const (
-	typeSyscall   = 1300
-	typePath      = 1302
-	typeCwd       = 1307
-	typeObjPID    = 1318
-	typeExecve    = 1309
-	typeProctitle = 1327
-	typeAnomAbend = 1701
+	typeSyscall   = replay.TypeSyscall
+	typePath      = replay.TypePath
+	typeCwd       = replay.TypeCwd
+	typeObjPID    = replay.TypeObjPID
+	typeExecve    = replay.TypeExecve
+	typeProctitle = replay.TypeProctitle
+	typeAnomAbend = replay.TypeAnomAbend
 )
 
-// standaloneType reports whether records of type t are events of their own
-// (user space and daemon messages, 2100 and up), as the analyzer groups
-// them: never part of a syscall's event.
-func standaloneType(t uint16) bool {
-	return (t >= 1100 && t <= 1299) || t >= 2100
-}
+// standaloneType is replay.StandaloneType.
+func standaloneType(t uint16) bool { return replay.StandaloneType(t) }
 
 // ---- audit records ----
 

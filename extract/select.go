@@ -18,11 +18,11 @@ const (
 	roleSuccessor      // took the pid of a selected process that vanished: its creation only
 )
 
-// Tolerances of the analyzer (analyze/model.go), for placing a frame in the
-// life of the right process when a pid was reused.
+// The analyzer's tolerances, for placing a frame in the life of the right
+// process when a pid was reused.
 const (
-	auditSlack  = 30e6 // an audit stamp is the coarse clock at syscall entry
-	cloneWindow = 1e9  // a clone record and the fork of its child
+	auditSlack  = analyze.AuditSlack      // an audit stamp is the coarse clock at syscall entry
+	cloneWindow = analyze.CloneForkWindow // a clone record and the fork of its child
 )
 
 // selection is the set of processes an extract keeps, on the original
@@ -59,13 +59,8 @@ func (s *selection) inWindow(t int64) bool { return t >= s.since && t <= s.until
 
 func (s *selection) windowed() bool { return s.since != math.MinInt64 || s.until != math.MaxInt64 }
 
-// sortTime is the analyzer's: the start, or when first seen.
-func sortTime(p *analyze.Process) int64 {
-	if p.Start != 0 {
-		return p.Start
-	}
-	return p.FirstSeen
-}
+// sortTime is the analyzer's (Process.SortTime).
+func sortTime(p *analyze.Process) int64 { return p.SortTime() }
 
 // ended reports whether p had ended (or vanished) by t.
 func ended(p *analyze.Process, t int64) bool {

@@ -813,3 +813,20 @@ func (r *Reader) cancelJobs(off int64) {
 		}
 	}
 }
+
+// ClockOf is the clock pair that puts segment seg's monotonic times on the
+// wall clock: the last header of that segment with a clock (the clocks are
+// read again at each segment, so a long capture follows NTP's
+// corrections), else fallback (the file header's).
+func ClockOf(segs []SegmentHeader, seg int, fallback ClockPair) ClockPair {
+	for i := len(segs) - 1; i >= 0; i-- {
+		if int(segs[i].Index) == seg && segs[i].Clock.RealtimeNS != 0 {
+			return segs[i].Clock
+		}
+	}
+	return fallback
+}
+
+// ClockFor is ClockOf for the segments read so far, falling back to the
+// file header's clock.
+func (r *Reader) ClockFor(seg int) ClockPair { return ClockOf(r.segments, seg, r.hdr.Clock) }

@@ -23,13 +23,21 @@ const (
 	nlmsgMinType = 0x10 // below this, the type is netlink's own
 )
 
-// Audit record types this package treats specially (linux/audit.h).
+// Audit record types that ctrace's packages read (linux/audit.h): one
+// table for the decoder, the analyzer and the extractor.
 const (
 	TypeSyscall   = 1300
+	TypePath      = 1302
+	TypeSockaddr  = 1306
+	TypeCwd       = 1307
 	TypeExecve    = 1309
+	TypeFDPair    = 1317
+	TypeObjPID    = 1318
 	TypeEOE       = 1320
 	TypeProctitle = 1327
 	TypeReplace   = 1329 // AUDIT_REPLACE: a binary pid, sent when a dead audit daemon is replaced
+	TypeOpenat2   = 1337
+	TypeAnomAbend = 1701
 )
 
 // Audit control messages (commands and their binary replies) use 1000–1099.

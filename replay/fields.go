@@ -91,10 +91,20 @@ type FieldScanner struct {
 	Key, Value   string
 	Quoted       bool // "..." or '...'
 	SingleQuoted bool // '...'
+	// ValueStart and ValueEnd locate Value in the payload (without its
+	// quotes); Closed says a quoted value's closing quote is there (an
+	// unterminated quote runs to the end). For rewriting a value in place.
+	ValueStart, ValueEnd int
+	Closed               bool
 }
 
 // NewFieldScanner returns a scanner of the fields of payload.
 func NewFieldScanner(payload string) FieldScanner { return FieldScanner{s: payload} }
+
+// NewNestedFieldScanner returns a scanner of the fields inside a
+// single-quoted value (user space's msg='...'), where a single quote does
+// not start a value: ParseFields's Nested.
+func NewNestedFieldScanner(value string) FieldScanner { return FieldScanner{s: value, nested: true} }
 
 // Next moves to the next field; false at the end of the body.
 func (sc *FieldScanner) Next() bool {
@@ -124,17 +134,17 @@ func (sc *FieldScanner) Next() bool {
 		case i < len(s) && s[i] == '"':
 			i++
 			if j := strings.IndexByte(s[i:], '"'); j >= 0 {
-				sc.Value = s[i : i+j]
+				sc.Value, sc.ValueStart, sc.ValueEnd, sc.Closed = s[i:i+j], i, i+j, true
 				i += j + 1
 			} else {
-				sc.Value = s[i:]
+				sc.Value, sc.ValueStart, sc.ValueEnd, sc.Closed = s[i:], i, len(s), false
 				i = len(s)
 			}
 			sc.Quoted = true
 		case !sc.nested && i < len(s) && s[i] == '\'':
 			i++
 			end := singleQuoteEnd(s, i)
-			sc.Value = s[i:end]
+			sc.Value, sc.ValueStart, sc.ValueEnd, sc.Closed = s[i:end], i, end, end < len(s)
 			i = end + 1 // past the closing quote, or len(s)+1 if none
 			sc.Quoted, sc.SingleQuoted = true, true
 		default:
@@ -142,7 +152,7 @@ func (sc *FieldScanner) Next() bool {
 			for j < len(s) && byteClass[s[j]]&classSpace == 0 {
 				j++
 			}
-			sc.Value = s[i:j]
+			sc.Value, sc.ValueStart, sc.ValueEnd, sc.Closed = s[i:j], i, j, false
 			i = j
 		}
 		sc.i = i

@@ -206,3 +206,33 @@ func TestDecodeHex(t *testing.T) {
 		}
 	}
 }
+
+// TestFieldScannerOffsets: the scanner's offsets locate each value in the
+// payload, quotes excluded, and Closed says whether the closing quote is
+// there.
+func TestFieldScannerOffsets(t *testing.T) {
+	for _, body := range []string{
+		`pid=12 comm="sh" exe="/bin/sh" key=(null)`,
+		`msg='op=PAM:session_open acct="root" exe="/usr/sbin/sshd" res=success'`,
+		`a="unterminated`, `b='unterminated nested=1`, `x= y=""`, `  lead=1   trail=2  `,
+	} {
+		sc := NewFieldScanner(body)
+		for sc.Next() {
+			if body[sc.ValueStart:sc.ValueEnd] != sc.Value {
+				t.Errorf("%q: %s: offsets %d-%d give %q, value %q", body, sc.Key, sc.ValueStart, sc.ValueEnd, body[sc.ValueStart:sc.ValueEnd], sc.Value)
+			}
+			closed := sc.Quoted && sc.ValueEnd < len(body) && (body[sc.ValueEnd] == '"' || body[sc.ValueEnd] == '\'')
+			if sc.Quoted && sc.Closed != closed {
+				t.Errorf("%q: %s: closed %v, want %v", body, sc.Key, sc.Closed, closed)
+			}
+			if sc.SingleQuoted {
+				n := NewNestedFieldScanner(sc.Value)
+				for n.Next() {
+					if sc.Value[n.ValueStart:n.ValueEnd] != n.Value {
+						t.Errorf("%q: nested %s offsets", body, n.Key)
+					}
+				}
+			}
+		}
+	}
+}
