@@ -369,4 +369,3 @@ func extract(ra io.ReaderAt, size int64, name, absName string, w io.Writer, o Op
 	}
 	return res, nil
 }
-
