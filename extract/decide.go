@@ -304,12 +304,12 @@ func (x *extractor) plan(ra io.ReaderAt, size int64, name string) error {
 			continue
 		}
 		f, err := replay.DecodeAudit(rec.Data, x.order)
-		if err != nil || standaloneType(f.Type) || (f.Type != typeCwd && f.Type != typeExecve) || !x.keepAudit(f) {
+		if err != nil || standaloneType(f.Type) || (f.Type != replay.TypeCwd && f.Type != replay.TypeExecve) || !x.keepAudit(f) {
 			continue
 		}
 		k := evKey{f.TimeMS, f.Serial}
 		switch f.Type {
-		case typeCwd:
+		case replay.TypeCwd:
 			// A name relative to a directory descriptor is not placed by
 			// the working directory: its base stays unknown.
 			if info := x.idx.events[k]; info != nil && info.dirfdRelative() {
@@ -317,12 +317,12 @@ func (x *extractor) plan(ra io.ReaderAt, size int64, name string) error {
 			}
 			if _, ok := x.cwd[k]; !ok {
 				if fl, ok := replay.FindField(f.Fields(), "cwd"); ok {
-					if v, ok := replay.DecodeRecordValue(typeCwd, fl); ok {
+					if v, ok := replay.DecodeRecordValue(replay.TypeCwd, fl); ok {
 						x.cwd[k] = v
 					}
 				}
 			}
-		case typeExecve:
+		case replay.TypeExecve:
 			execs[k] = append(execs[k], execveRecord{recPos{rec.Segment, rec.Offset}, f.Body})
 		}
 	}

@@ -131,11 +131,11 @@ func (x *index) observe(rec format.Record, clock format.ClockPair) {
 // addRecord takes what a record says about its event.
 func (x *index) addRecord(info *evInfo, typ uint16, fs []replay.Field) {
 	switch typ {
-	case typeAnomAbend:
+	case replay.TypeAnomAbend:
 		info.abend = true
-	case typeCwd:
+	case replay.TypeCwd:
 		info.cwd = true
-	case typeObjPID:
+	case replay.TypeObjPID:
 		if f, ok := replay.FindField(fs, "opid"); ok {
 			if n, err := strconv.Atoi(f.Value); err == nil {
 				info.targets = append(info.targets, n)
@@ -143,7 +143,7 @@ func (x *index) addRecord(info *evInfo, typ uint16, fs []replay.Field) {
 		}
 		return
 	}
-	if typ == typeSyscall && !info.sc {
+	if typ == replay.TypeSyscall && !info.sc {
 		info.sc = true
 		info.success = true
 		var arch string

@@ -58,7 +58,7 @@ func TestRedaction(t *testing.T) {
 	alice, d, w := hashComponent("alice"), hashComponent("d"), hashComponent("w")
 
 	var argvs [][]string
-	for _, fs := range auditRecords(t, out, typeExecve) {
+	for _, fs := range auditRecords(t, out, replay.TypeExecve) {
 		argv, err := replay.ExecveArgs([][]replay.Field{fs})
 		if err != nil {
 			t.Fatal(err)
@@ -73,7 +73,7 @@ func TestRedaction(t *testing.T) {
 		t.Errorf("EXECVE argv %q, want %q", argvs, wantArgv)
 	}
 	// The argument with a space is still hex-encoded, the others quoted.
-	for _, fs := range auditRecords(t, out, typeExecve) {
+	for _, fs := range auditRecords(t, out, replay.TypeExecve) {
 		for _, f := range fs {
 			if f.Key == "a3" && (f.Quoted || f.Value != strings.ToUpper(fmt.Sprintf("%x", "my [redacted] arg"))) {
 				t.Errorf("a3 %+v", f)
@@ -82,8 +82,8 @@ func TestRedaction(t *testing.T) {
 	}
 
 	var names []string
-	for _, fs := range auditRecords(t, out, typePath) {
-		names = append(names, value(t, typePath, fs, "name"))
+	for _, fs := range auditRecords(t, out, replay.TypePath) {
+		names = append(names, value(t, replay.TypePath, fs, "name"))
 	}
 	wantNames := []string{"./" + w, "/home/" + alice + "/" + d + "/", "/home/" + alice + "/" + d + "/" + hashComponent("f"),
 		"./", hashComponent("rel.txt"), "/bin/sh"}
@@ -91,14 +91,14 @@ func TestRedaction(t *testing.T) {
 		t.Errorf("PATH names %q, want %q", names, wantNames)
 	}
 	var cwds []string
-	for _, fs := range auditRecords(t, out, typeCwd) {
-		cwds = append(cwds, value(t, typeCwd, fs, "cwd"))
+	for _, fs := range auditRecords(t, out, replay.TypeCwd) {
+		cwds = append(cwds, value(t, replay.TypeCwd, fs, "cwd"))
 	}
 	if want := []string{"/home/" + alice, "/home/" + alice, "/home/" + alice + "/" + d, "/home/" + alice + "/" + d}; !slices.Equal(cwds, want) {
 		t.Errorf("CWD %q, want %q", cwds, want)
 	}
 	var titles [][]string
-	for _, fs := range auditRecords(t, out, typeProctitle) {
+	for _, fs := range auditRecords(t, out, replay.TypeProctitle) {
 		f, _ := replay.FindField(fs, "proctitle")
 		title, err := replay.DecodeProctitle(f)
 		if err != nil {
@@ -109,8 +109,8 @@ func TestRedaction(t *testing.T) {
 	if !slices.EqualFunc(titles, wantArgv, slices.Equal) {
 		t.Errorf("PROCTITLE %q, want %q", titles, wantArgv)
 	}
-	for _, fs := range auditRecords(t, out, typeSyscall) {
-		exe, comm := value(t, typeSyscall, fs, "exe"), value(t, typeSyscall, fs, "comm")
+	for _, fs := range auditRecords(t, out, replay.TypeSyscall) {
+		exe, comm := value(t, replay.TypeSyscall, fs, "exe"), value(t, replay.TypeSyscall, fs, "comm")
 		if strings.Contains(exe, "alice") || comm == "w" {
 			t.Errorf("SYSCALL exe %q comm %q", exe, comm)
 		}
@@ -233,7 +233,7 @@ func TestRewriteAuditLength(t *testing.T) {
 	body := `argc=3 a0="sh" a1=70617373227776F7264 a2="abc"`
 	body = strings.Replace(body, "70617373227776F7264", strings.ToUpper(fmt.Sprintf("%x", `pass"word`)), 1)
 	for _, multicast := range []bool{false, true} {
-		in := auditFrame(typeExecve, 1, 1, body, multicast)
+		in := auditFrame(replay.TypeExecve, 1, 1, body, multicast)
 		recs := []execveRecord{{recPos{0, 0}, body}}
 		edits := r.planExecve(recs)[recPos{0, 0}]
 		out := r.rewriteAudit(in, le, "", edits)
@@ -257,13 +257,13 @@ func TestRewriteAuditLength(t *testing.T) {
 	// marker has none, so a value only changes encoding when its own text
 	// needs it.
 	r = &redactor{patterns: []*regexp.Regexp{regexp.MustCompile(`x`)}}
-	out := r.rewriteAudit(auditFrame(typeCwd, 1, 1, `cwd=2F6120782062`, false), le, "", nil) // "/a x b"
+	out := r.rewriteAudit(auditFrame(replay.TypeCwd, 1, 1, `cwd=2F6120782062`, false), le, "", nil) // "/a x b"
 	f, _ := replay.DecodeAudit(out, le)
 	if f.Body != `cwd=`+strings.ToUpper(fmt.Sprintf("%x", "/a [redacted] b")) {
 		t.Errorf("cwd %q", f.Body)
 	}
 	// Trailing NULs (padding) are kept, after the text.
-	in := append(auditFrame(typeCwd, 1, 1, `cwd="/x"`, false), 0, 0)
+	in := append(auditFrame(replay.TypeCwd, 1, 1, `cwd="/x"`, false), 0, 0)
 	le.PutUint32(in, uint32(len(in)-16))
 	out = r.rewriteAudit(in, le, "", nil)
 	if !strings.HasSuffix(string(out), `cwd="/[redacted]"`+"\x00\x00") || int(le.Uint32(out)) != len(out)-16 {
@@ -431,8 +431,8 @@ func TestDirfdRelative(t *testing.T) {
 		cwdRec("/tmp"), pathRec(0, "./", "PARENT"), pathRec(1, "secret.txt", "CREATE"))
 	out, _ := extractFile(t, c.write(t), Options{PIDs: []int{101}, HashPaths: true})
 	var names []string
-	for _, fs := range auditRecords(t, out, typePath) {
-		names = append(names, value(t, typePath, fs, "name"))
+	for _, fs := range auditRecords(t, out, replay.TypePath) {
+		names = append(names, value(t, replay.TypePath, fs, "name"))
 	}
 	if !slices.Contains(names, hashComponent("secret.txt")) || !slices.Contains(names, "./") {
 		t.Errorf("names %q", names)

@@ -13,17 +13,6 @@ import (
 	"github.com/ctrace/ctrace/replay"
 )
 
-// Audit record types the rewriting treats specially (replay's table).
-const (
-	typeSyscall   = replay.TypeSyscall
-	typePath      = replay.TypePath
-	typeCwd       = replay.TypeCwd
-	typeObjPID    = replay.TypeObjPID
-	typeExecve    = replay.TypeExecve
-	typeProctitle = replay.TypeProctitle
-	typeAnomAbend = replay.TypeAnomAbend
-)
-
 // standaloneType is replay.StandaloneType.
 func standaloneType(t uint16) bool { return replay.StandaloneType(t) }
 
@@ -109,7 +98,7 @@ func (r *redactor) spanEdits(typ uint16, spans []span, body, cwd string, edits *
 		if sp.nested != nil {
 			continue
 		}
-		if typ == typeExecve {
+		if typ == replay.TypeExecve {
 			if k, _, _ := replay.ParseArgKey(sp.key); k != replay.ArgNone {
 				continue // planned for the whole event
 			}
@@ -117,7 +106,7 @@ func (r *redactor) spanEdits(typ uint16, spans []span, body, cwd string, edits *
 		var fn func(string) string
 		switch sp.key {
 		case "name":
-			if typ == typePath {
+			if typ == replay.TypePath {
 				fn = func(v string) string { return r.path(v, cwd) }
 			} else {
 				fn = r.text
