@@ -60,13 +60,20 @@ type Analysis struct {
 // AnalyzeFile reads the capture file at path and builds its model. A
 // truncated or damaged capture is analyzed as far as it can be read: see
 // Capture.Truncated and Capture.Damage (and Warnings).
-func AnalyzeFile(path string) (*Analysis, error) {
+func AnalyzeFile(path string) (*Analysis, error) { return analyzeFile(path, ReadOptions{}.read()) }
+
+// AnalyzeFileWith is AnalyzeFile with read options.
+func AnalyzeFileWith(path string, o ReadOptions) (*Analysis, error) {
+	return analyzeFile(path, o.read())
+}
+
+func analyzeFile(path string, o readOptions) (*Analysis, error) {
 	r, err := format.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	m, sum, err := buildSummarized(r)
+	m, sum, err := buildSummarized(r, o)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +138,7 @@ func (a *Analysis) Warnings() []string {
 
 // ReorderWindowText is how long the analyzer waits for an audit event's
 // records (the reorder window), as the reports say it: "2s".
-func ReorderWindowText() string { return fmt.Sprintf("%gs", float64(reorderWindow)/1e9) }
+func ReorderWindowText() string { return fmt.Sprintf("%gs", float64(defaultReorderWindow)/1e9) }
 
 // LossText breaks losses down as the reports do.
 func LossText(l replay.Losses) string { return lossText(l) }
@@ -161,6 +168,8 @@ type Options struct {
 	// Output is a file to write the report to (mode 0600: it holds command
 	// lines and paths); "" writes to the stdout given to Run.
 	Output string
+	// Read says how the capture is read.
+	Read ReadOptions
 }
 
 // files is the files mode, FilesAll when not set.
@@ -197,7 +206,7 @@ func Run(path string, o Options, stdout, stderr io.Writer) error {
 	if o.PID > 0 && o.Container != "" && !o.selection().Filtered() {
 		return errors.New("analyze: --pid and --container cannot be used together (but each with --path or --exe)")
 	}
-	a, err := AnalyzeFile(path)
+	a, err := AnalyzeFileWith(path, o.Read)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,8 @@
 // alone gives a tree; together they are reconciled. The result is
 // deterministic: the same capture gives byte-identical reports, whatever
 // the arrival order of records the kernel could have produced, and whatever
-// the number of cores (CTRACE_ANALYZE_WORKERS=1 reads on one goroutine).
+// the number of cores (ReadOptions.Workers; the command line takes it from
+// CTRACE_ANALYZE_WORKERS, 1 reads on one goroutine).
 //
 // AnalyzeFile adds the capture's description (host, time span, losses as
 // replay.Summarize counts them, in the same pass, truncation, damage);

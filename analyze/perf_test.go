@@ -34,9 +34,9 @@ import (
 // workers (CTRACE_ANALYZE_WORKERS) and returns its JSON and text reports.
 func reports(t testing.TB, path string, workers int) string {
 	t.Helper()
-	os.Setenv("CTRACE_ANALYZE_WORKERS", strconv.Itoa(workers))
-	defer os.Unsetenv("CTRACE_ANALYZE_WORKERS")
-	a, err := AnalyzeFile(path)
+	// Consumed batches are poisoned: anything still pointing into one
+	// shows in the reports.
+	a, err := analyzeFile(path, readOptions{workers: workers, poison: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,8 +261,6 @@ func TestPerfWorkersSameReports(t *testing.T) {
 	}
 	paths = append(paths, cut, damaged)
 
-	poisonBatches = true
-	defer func() { poisonBatches = false }()
 	for _, p := range paths {
 		want := reports(t, p, 1)
 		for _, w := range []int{2, 3, 8} {
@@ -302,10 +300,7 @@ func TestPerfStreamingMatchesFullSort(t *testing.T) {
 		for _, auditAlone := range []bool{false, true} {
 			c := storm(t, seed, 3000, auditAlone)
 			stream := jsonOf(t, c.model())
-			savedW, savedP := reorderWindow, maxPending
-			reorderWindow, maxPending = 1<<62, 1<<40
-			whole := jsonOf(t, c.model())
-			reorderWindow, maxPending = savedW, savedP
+			whole := jsonOf(t, mustBuildWith(t, c.source(), wholeCapture))
 			if stream != whole {
 				t.Fatalf("seed %d, audit alone %v: the streaming timeline gives another model:\n%s", seed, auditAlone, firstDiff(stream, whole))
 			}
@@ -313,11 +308,8 @@ func TestPerfStreamingMatchesFullSort(t *testing.T) {
 	}
 	// A window so short that records arrive after their place: the
 	// result may differ, but every process is still there.
-	savedW := reorderWindow
-	reorderWindow = 1e6
-	defer func() { reorderWindow = savedW }()
 	c := storm(t, 4, 3000, false)
-	tl := readTimeline(c.source(), readOptions{workers: 2})
+	tl := readTimeline(c.source(), readOptions{workers: 2, reorderWindow: 1e6})
 	n := 0
 	for it := tl.next(); it != nil; it = tl.next() {
 		n++
@@ -326,7 +318,7 @@ func TestPerfStreamingMatchesFullSort(t *testing.T) {
 	if tl.stats.late == 0 || n == 0 {
 		t.Fatalf("late %d released %d: the short window should have seen late records", tl.stats.late, n)
 	}
-	if m := c.model(); len(m.Processes) < 3000 {
+	if m := mustBuildWith(t, c.source(), readOptions{workers: 2, reorderWindow: 1e6}); len(m.Processes) < 3000 {
 		t.Fatalf("%d processes", len(m.Processes))
 	}
 }
@@ -573,14 +565,24 @@ func TestPerfProcUnavailable(t *testing.T) {
 	g = newGenSource(50, 60000, 0)
 	g.noProc = true
 	stream := jsonOf(t, mustBuild(t, g))
-	savedW, savedP := reorderWindow, maxPending
-	reorderWindow, maxPending = 1<<62, 1<<40
-	defer func() { reorderWindow, maxPending = savedW, savedP }()
 	g = newGenSource(50, 60000, 0)
 	g.noProc = true
-	if whole := jsonOf(t, mustBuild(t, g)); whole != stream {
+	if whole := jsonOf(t, mustBuildWith(t, g, wholeCapture)); whole != stream {
 		t.Fatalf("streaming gives another model:\n%s", firstDiff(stream, whole))
 	}
+}
+
+// wholeCapture holds the whole capture in the timeline before releasing
+// anything: the order of a full sort.
+var wholeCapture = readOptions{workers: 2, reorderWindow: 1 << 62, maxPending: 1 << 40}
+
+func mustBuildWith(t testing.TB, src RecordSource, o readOptions) *Model {
+	t.Helper()
+	m, err := build(src, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 func mustBuild(t testing.TB, src RecordSource) *Model {

@@ -7,10 +7,8 @@ import (
 	"errors"
 	"io"
 	"maps"
-	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"sync"
 
 	"github.com/ctrace/ctrace/format"
@@ -156,8 +154,10 @@ type timedNote struct {
 // (parseBatch) on several goroutines, in batches, and consumed here in
 // capture order: the result does not depend on the number of workers.
 type timeline struct {
-	hdr   format.Header
-	notes []timedNote
+	reorderWindow int64 // readOptions.reorderWindow
+	maxPending    int   // readOptions.maxPending
+	hdr           format.Header
+	notes         []timedNote
 
 	hasAudit, hasProc, hasSnapshot bool
 
@@ -215,34 +215,52 @@ type evKey struct {
 // 40 ms after the proc connector's events (8 ms in auditd's log of one);
 // a syscall that blocks (an open of a FIFO) can take longer, a backlog
 // that is full as well.
-var reorderWindow int64 = 2e9
+const defaultReorderWindow int64 = 2e9
 
 // maxPending bounds the items held at once, whatever the times say: past
 // it the earliest is released.
-var maxPending = 1 << 20
+const defaultMaxPending = 1 << 20
 
 // procWait is how long after the first record the timeline waits for one
 // from the proc connector before it takes the capture for one without (see
 // timeline).
 const procWait = 30e9
 
-// readOptions say how to read a capture.
+// readOptions say how to read a capture. The zero value of a field is its
+// default (defaultReorderWindow, defaultMaxPending).
 type readOptions struct {
 	workers int                // goroutines parsing records (<= 1: none)
 	sum     *replay.Summarizer // given every record, when set
+	// reorderWindow is how long after the horizon an item is held (ns);
+	// maxPending bounds the items held at once.
+	reorderWindow int64
+	maxPending    int
+	// poison (tests) overwrites consumed batches, so that anything still
+	// pointing into one shows in the reports.
+	poison bool
 }
 
-// workers is the number of goroutines that parse records: the environment
-// variable CTRACE_ANALYZE_WORKERS when set (1 reads on the calling goroutine
-// alone), else GOMAXPROCS up to maxWorkers (the timeline itself is one
-// goroutine: more parsers would wait for it). Reports do not depend on it.
-func workers() int {
-	if v := os.Getenv("CTRACE_ANALYZE_WORKERS"); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n >= 1 {
-			return n
-		}
+// workers is the number of goroutines that parse records when the caller
+// does not say (ReadOptions.Workers 0): GOMAXPROCS up to maxWorkers (the
+// timeline itself is one goroutine: more parsers would wait for it).
+// Reports do not depend on it.
+func workers() int { return min(runtime.GOMAXPROCS(0), maxWorkers) }
+
+// ReadOptions say how a capture is read (AnalyzeFileWith). The zero value
+// is the default.
+type ReadOptions struct {
+	// Workers is the number of goroutines that parse records: 1 reads on
+	// the calling goroutine alone, 0 is the default (GOMAXPROCS, at most
+	// 8). Reports do not depend on it.
+	Workers int
+}
+
+func (o ReadOptions) read() readOptions {
+	w := o.Workers
+	if w <= 0 {
+		w = workers()
 	}
-	return min(runtime.GOMAXPROCS(0), maxWorkers)
+	return readOptions{workers: w}
 }
 
 // maxWorkers bounds the default number of parsing goroutines, and
@@ -265,7 +283,15 @@ func readTimeline(src RecordSource, o readOptions) *timeline {
 		snaps:    make(map[int]*snapGroup),
 	}
 	tl.procKnown = !tl.hdr.Proc
+	tl.reorderWindow, tl.maxPending = o.reorderWindow, o.maxPending
+	if tl.reorderWindow == 0 {
+		tl.reorderWindow = defaultReorderWindow
+	}
+	if tl.maxPending == 0 {
+		tl.maxPending = defaultMaxPending
+	}
 	tl.in = newRecordStream(src, replay.ByteOrderOf(tl.hdr.ByteOrder), o.workers)
+	tl.in.poison = o.poison
 	return tl
 }
 
@@ -301,8 +327,8 @@ func (tl *timeline) next() *item {
 
 // release pops the earliest item if it may go.
 func (tl *timeline) release() *item {
-	full := tl.pending.len() > maxPending
-	open := tl.eof || full || (tl.procKnown && tl.hasHorizon && tl.horizon-reorderWindow > tl.snapUntil)
+	full := tl.pending.len() > tl.maxPending
+	open := tl.eof || full || (tl.procKnown && tl.hasHorizon && tl.horizon-tl.reorderWindow > tl.snapUntil)
 	if !open {
 		return nil
 	}
@@ -313,7 +339,7 @@ func (tl *timeline) release() *item {
 		return nil
 	}
 	it := tl.pending.min()
-	if !tl.eof && !full && it.t >= tl.horizon-reorderWindow {
+	if !tl.eof && !full && it.t >= tl.horizon-tl.reorderWindow {
 		return nil
 	}
 	tl.pending.pop()
@@ -330,7 +356,7 @@ func (tl *timeline) release() *item {
 // late (see timeline).
 func (tl *timeline) push(it *item) {
 	if tl.hasHorizon && it.kind != itemSnapshot {
-		if d := tl.horizon - reorderWindow - it.t; d > 0 && tl.stats.released > 0 {
+		if d := tl.horizon - tl.reorderWindow - it.t; d > 0 && tl.stats.released > 0 {
 			tl.stats.late++
 			tl.stats.maxLate = max(tl.stats.maxLate, d)
 		}
@@ -732,6 +758,7 @@ const (
 // calling goroutine with one worker, else with a reading goroutine and
 // workers parsing batches in parallel, handed back in capture order.
 type recordStream struct {
+	poison  bool // readOptions.poison
 	src     RecordSource
 	segs    segmentSource
 	order   binary.ByteOrder
@@ -831,7 +858,7 @@ func (s *recordStream) next() (*batch, error) {
 // recycle takes back a batch the timeline has consumed, for fill to reuse:
 // what the model keeps never points into a batch (parseAuditPart copies).
 func (s *recordStream) recycle(b *batch) {
-	if poisonBatches {
+	if s.poison {
 		for i := range b.arena {
 			b.arena[i] = 0xa5
 		}
@@ -841,10 +868,6 @@ func (s *recordStream) recycle(b *batch) {
 	default:
 	}
 }
-
-// poisonBatches (tests) overwrites consumed batches, so that anything still
-// pointing into one shows in the reports.
-var poisonBatches = false
 
 func (s *recordStream) close() {
 	if s.quit != nil {
@@ -999,13 +1022,13 @@ func build(src RecordSource, o readOptions) (*Model, error) {
 }
 
 // buildSummarized reads the capture of r once, decompressing and parsing
-// on workers() goroutines: its model, and its summary (what
+// on o.workers goroutines: its model, and its summary (what
 // replay.Summarize says of it).
-func buildSummarized(r *format.Reader) (*Model, *replay.Summary, error) {
-	w := workers()
-	r.SetConcurrency(min(w, maxDecoders))
+func buildSummarized(r *format.Reader, o readOptions) (*Model, *replay.Summary, error) {
+	r.SetConcurrency(min(max(o.workers, 1), maxDecoders))
 	sum := replay.NewSummarizer(r)
-	m, err := build(r, readOptions{workers: w, sum: sum})
+	o.sum = sum
+	m, err := build(r, o)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -34,7 +34,7 @@ func analyzeCommand() *cli.Command {
 				return err
 			}
 			o := analyze.Options{Format: c.String("format"), Files: c.String("files"), PID: s.PID, Container: s.Container,
-				Output: c.String("output"), Paths: s.Paths, Exes: s.Exes}
+				Output: c.String("output"), Paths: s.Paths, Exes: s.Exes, Read: readOptions()}
 			return analyze.Run(c.Args().First(), o, c.App.Writer, c.App.ErrWriter)
 		},
 	}

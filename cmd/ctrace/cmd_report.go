@@ -34,7 +34,7 @@ func reportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			a, err := analyze.AnalyzeFile(c.Args().First())
+			a, err := analyze.AnalyzeFileWith(c.Args().First(), readOptions())
 			if err != nil {
 				return err
 			}

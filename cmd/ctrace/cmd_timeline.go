@@ -46,7 +46,7 @@ func timelineCommand() *cli.Command {
 					return fmt.Errorf("timeline: --%s: %w", f, err)
 				}
 			}
-			a, err := analyze.AnalyzeFile(c.Args().First())
+			a, err := analyze.AnalyzeFileWith(c.Args().First(), readOptions())
 			if err != nil {
 				return err
 			}

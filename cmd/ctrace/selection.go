@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"strconv"
 
 	"github.com/urfave/cli/v2"
 
@@ -28,4 +30,17 @@ func selectionOf(c *cli.Context, cmd string) (analyze.Selection, error) {
 		return analyze.Selection{}, fmt.Errorf("%s: --container needs a container id (or a prefix of one)", cmd)
 	}
 	return analyze.Selection{PID: c.Int("pid"), Container: c.String("container"), Paths: c.StringSlice("path"), Exes: c.StringSlice("exe")}, nil
+}
+
+// readOptions are how the analyzing commands read a capture: the
+// environment variable CTRACE_ANALYZE_WORKERS sets the number of parsing
+// goroutines (1: the calling goroutine alone; the reports are the same).
+func readOptions() analyze.ReadOptions {
+	var o analyze.ReadOptions
+	if v := os.Getenv("CTRACE_ANALYZE_WORKERS"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n >= 1 {
+			o.Workers = n
+		}
+	}
+	return o
 }
