@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/ctrace/ctrace/format"
@@ -165,11 +163,28 @@ type Options struct {
 	// ran a matching program, with their ancestors as context (see
 	// Selection); they combine with each other and with PID and Container.
 	Paths, Exes []string
-	// Output is a file to write the report to (mode 0600: it holds command
-	// lines and paths); "" writes to the stdout given to Run.
-	Output string
-	// Read says how the capture is read.
-	Read ReadOptions
+}
+
+// ErrBadOptions is returned by Write for options that do not go together
+// or a format it does not know.
+var ErrBadOptions = errors.New("analyze: bad report options")
+
+// check validates the options.
+func (o Options) check() error {
+	switch o.Format {
+	case "", "text", "json":
+	default:
+		return fmt.Errorf("%w: format %q (text or json)", ErrBadOptions, o.Format)
+	}
+	switch o.Files {
+	case "", FilesAll, FilesSummary, FilesNone:
+	default:
+		return fmt.Errorf("%w: files %q (summary, all or none)", ErrBadOptions, o.Files)
+	}
+	if o.PID > 0 && o.Container != "" && !o.selection().Filtered() {
+		return fmt.Errorf("%w: a pid and a container together need a path or program filter", ErrBadOptions)
+	}
+	return nil
 }
 
 // files is the files mode, FilesAll when not set.
@@ -188,51 +203,15 @@ func (o Options) selection() Selection {
 // ErrNoSuchPID is returned when Options.PID names no process of the capture.
 var ErrNoSuchPID = errors.New("analyze: no process with this pid in the capture")
 
-// Run analyzes the capture at path and writes the report: the warnings
-// (Analysis.Warnings) go to stderr, the report to stdout or Options.Output.
-// A truncated capture is not an error.
-func Run(path string, o Options, stdout, stderr io.Writer) error {
-	if o.Format == "" {
-		o.Format = "text"
-	}
-	if o.Format != "text" && o.Format != "json" {
-		return fmt.Errorf("analyze: --format must be text or json, not %q", o.Format)
-	}
-	switch o.Files {
-	case "", FilesAll, FilesSummary, FilesNone:
-	default:
-		return fmt.Errorf("analyze: --files must be summary, all or none, not %q", o.Files)
-	}
-	if o.PID > 0 && o.Container != "" && !o.selection().Filtered() {
-		return errors.New("analyze: --pid and --container cannot be used together (but each with --path or --exe)")
-	}
-	a, err := AnalyzeFileWith(path, o.Read)
-	if err != nil {
-		return err
-	}
-	for _, w := range a.Warnings() {
-		fmt.Fprintf(stderr, "ctrace: warning: %s\n", w)
-	}
-	if _, err := a.Select(o.selection()); err != nil {
-		return err
-	}
-	var b strings.Builder
-	if err := a.Write(&b, o); err != nil {
-		return err
-	}
-	if o.Output == "" {
-		_, err := io.WriteString(stdout, b.String())
-		return err
-	}
-	if err := os.WriteFile(o.Output, []byte(b.String()), 0o600); err != nil {
-		return fmt.Errorf("analyze: %w", err)
-	}
-	return nil
-}
-
 // Write writes the report in the format of o (text by default), limited to
 // o.PID's subtrees or to o.Container when set.
 func (a *Analysis) Write(w io.Writer, o Options) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	if o.PID > 0 && len(a.roots(o.PID)) == 0 {
+		return fmt.Errorf("%w: %d", ErrNoSuchPID, o.PID)
+	}
 	if s := o.selection(); s.Filtered() {
 		sel, err := a.Select(s)
 		if err != nil {

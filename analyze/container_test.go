@@ -305,7 +305,7 @@ func TestContainerSelectionErrors(t *testing.T) {
 		{Options{Container: "ffff"}, ErrNoSuchContainer},
 		{Options{Container: "a098", PID: 303}, nil},
 	} {
-		err := Run(file, tc.o, &strings.Builder{}, &strings.Builder{})
+		err := a.Write(&strings.Builder{}, tc.o)
 		if tc.want != nil && !errors.Is(err, tc.want) || tc.want == nil && err == nil {
 			t.Errorf("%+v: %v, want %v", tc.o, err, tc.want)
 		}

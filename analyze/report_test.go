@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -342,16 +343,13 @@ func TestLossesAndTruncationShown(t *testing.T) {
 	if err := os.WriteFile(path, b[:len(b)*2/3], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var out, errs bytes.Buffer
-	if err := Run(path, Options{}, &out, &errs); err != nil {
-		t.Fatalf("Run on a truncated capture: %v", err)
-	}
-	if !strings.Contains(errs.String(), "truncated") || !strings.Contains(out.String(), "TRUNCATED") {
-		t.Errorf("truncation not reported:\nstderr %s\nstdout %s", errs.String(), out.String())
-	}
 	a, err := AnalyzeFile(path)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("a truncated capture: %v", err)
+	}
+	warned := strings.Join(a.Warnings(), "\n")
+	if out := report(t, a, Options{}); !strings.Contains(warned, "truncated") || !strings.Contains(out, "TRUNCATED") {
+		t.Errorf("truncation not reported:\nwarnings %s\nreport %s", warned, out)
 	}
 	if !a.Capture.Truncated {
 		t.Error("Capture.Truncated false")
@@ -373,26 +371,16 @@ func TestLossesAndTruncationShown(t *testing.T) {
 	}
 }
 
-func TestRunErrors(t *testing.T) {
-	path := scenario(t).file()
-	var out, errs bytes.Buffer
-	if err := Run(path, Options{Format: "xml"}, &out, &errs); err == nil {
-		t.Error("format xml accepted")
+// TestWriteErrors: options Write refuses, as typed errors.
+func TestWriteErrors(t *testing.T) {
+	a := analyzeCap(t, scenario(t))
+	for _, o := range []Options{{Format: "xml"}, {Files: "some"}, {PID: 200, Container: "abc"}} {
+		if err := a.Write(&bytes.Buffer{}, o); !errors.Is(err, ErrBadOptions) {
+			t.Errorf("%+v: %v, want ErrBadOptions", o, err)
+		}
 	}
-	if err := Run(filepath.Join(t.TempDir(), "none.ctr"), Options{}, &out, &errs); err == nil {
-		t.Error("missing file accepted")
-	}
-	if err := Run(path, Options{PID: 4242}, &out, &errs); err == nil || !strings.Contains(err.Error(), "4242") {
-		t.Errorf("unknown pid: %v", err)
-	}
-	o := filepath.Join(t.TempDir(), "report.json")
-	out.Reset()
-	if err := Run(path, Options{Format: "json", Output: o}, &out, &errs); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(o)
-	if err != nil || out.Len() != 0 || !json.Valid(b) {
-		t.Errorf("-o: %v, stdout %d bytes, valid %v", err, out.Len(), json.Valid(b))
+	if err := a.Write(&bytes.Buffer{}, Options{PID: 4242}); err == nil {
+		t.Error("unknown pid accepted")
 	}
 }
 

@@ -69,26 +69,30 @@ func (o *Options) hasSelector() bool {
 // Check validates the options without reading a capture.
 func (o *Options) Check() error {
 	if !o.hasSelector() {
-		return errors.New("extract: give at least one of --pid, --command, --container, --since, --until")
+		return fmt.Errorf("%w: no selection (PIDs, Command, Containers, Since or Until)", ErrBadOptions)
 	}
 	for _, p := range o.PIDs {
 		if p <= 0 {
-			return fmt.Errorf("extract: --pid must be a positive pid, not %d", p)
+			return fmt.Errorf("%w: pid %d is not positive", ErrBadOptions, p)
 		}
 	}
 	for _, c := range o.Containers {
 		if c == "" {
-			return errors.New("extract: --container needs an id (a prefix is enough)")
+			return fmt.Errorf("%w: an empty container id", ErrBadOptions)
 		}
 	}
 	for _, t := range []string{o.Since, o.Until} {
 		if _, err := analyze.ParseTime(t, 0); err != nil {
-			return err
+			return fmt.Errorf("%w: %v", ErrBadOptions, err)
 		}
 	}
 	_, err := o.redactor()
 	return err
 }
+
+// ErrBadOptions is returned for options that select nothing or cannot be
+// read.
+var ErrBadOptions = errors.New("extract: bad options")
 
 func (o *Options) redactor() (*redactor, error) {
 	r := &redactor{env: o.RedactEnv, hash: o.HashPaths}
@@ -96,10 +100,10 @@ func (o *Options) redactor() (*redactor, error) {
 		re, err := regexp.Compile(s)
 		if err != nil {
 			// The pattern itself may be a secret: not in the message.
-			return nil, fmt.Errorf("extract: --redact pattern %d of %d does not compile: %s", len(r.patterns)+1, len(o.Redact), reSyntaxReason(err))
+			return nil, fmt.Errorf("%w: redaction pattern %d of %d does not compile: %s", ErrBadOptions, len(r.patterns)+1, len(o.Redact), reSyntaxReason(err))
 		}
 		if s == "" {
-			return nil, fmt.Errorf("extract: --redact pattern %d of %d is empty", len(r.patterns)+1, len(o.Redact))
+			return nil, fmt.Errorf("%w: redaction pattern %d of %d is empty", ErrBadOptions, len(r.patterns)+1, len(o.Redact))
 		}
 		r.patterns = append(r.patterns, re)
 	}
@@ -246,7 +250,7 @@ func extract(ra io.ReaderAt, size int64, name, absName string, w io.Writer, o Op
 		sel.until, _ = analyze.ParseTime(o.Until, sum.StartNS)
 	}
 	if sel.since > sel.until {
-		return nil, errors.New("extract: --since is after --until")
+		return nil, fmt.Errorf("%w: Since is after Until", ErrBadOptions)
 	}
 	if err := sel.choose(m, &o, sum.CommandPID, idx.leaderExits); err != nil {
 		return nil, err

@@ -152,18 +152,18 @@ func (s *selection) choose(m *analyze.Model, o *Options, cmdPID int, leaderExits
 	}
 	if o.Command {
 		if cmdPID <= 0 {
-			return errors.New("extract: --command: the capture names no recorded command (not made by record -- COMMAND)")
+			return errors.New("extract: Command: the capture names no recorded command (not made by record -- COMMAND)")
 		}
 		p := commandProcess(s.byPID[cmdPID])
 		if p == nil {
-			return fmt.Errorf("extract: --command: the command's process (pid %d) is not in the capture", cmdPID)
+			return fmt.Errorf("extract: Command: the command's process (pid %d) is not in the capture", cmdPID)
 		}
 		subtree(p)
 	}
 	for _, id := range o.Containers {
 		c, err := m.FindContainer(id)
 		if err != nil {
-			return fmt.Errorf("extract: --container: %w", err)
+			return fmt.Errorf("extract: Containers: %w", err)
 		}
 		for _, p := range c.Processes {
 			subtree(p)

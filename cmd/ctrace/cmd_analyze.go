@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -34,8 +38,48 @@ func analyzeCommand() *cli.Command {
 				return err
 			}
 			o := analyze.Options{Format: c.String("format"), Files: c.String("files"), PID: s.PID, Container: s.Container,
-				Output: c.String("output"), Paths: s.Paths, Exes: s.Exes, Read: readOptions()}
-			return analyze.Run(c.Args().First(), o, c.App.Writer, c.App.ErrWriter)
+				Paths: s.Paths, Exes: s.Exes}
+			return runAnalyze(c.Args().First(), o, c.String("output"), c.App.Writer, c.App.ErrWriter)
 		},
 	}
+}
+
+// runAnalyze analyzes the capture at path and writes the report: the
+// warnings (Analysis.Warnings) to stderr, the report to stdout or to output
+// (mode 0600: it holds command lines and paths). A truncated capture is not
+// an error.
+func runAnalyze(path string, o analyze.Options, output string, stdout, stderr io.Writer) error {
+	if o.Format != "text" && o.Format != "json" {
+		return fmt.Errorf("analyze: --format must be text or json, not %q", o.Format)
+	}
+	switch o.Files {
+	case analyze.FilesSummary, analyze.FilesAll, analyze.FilesNone:
+	default:
+		return fmt.Errorf("analyze: --files must be summary, all or none, not %q", o.Files)
+	}
+	if o.PID > 0 && o.Container != "" && len(o.Paths) == 0 && len(o.Exes) == 0 {
+		return errors.New("analyze: --pid and --container cannot be used together (but each with --path or --exe)")
+	}
+	a, err := analyze.AnalyzeFileWith(path, readOptions())
+	if err != nil {
+		return err
+	}
+	for _, w := range a.Warnings() {
+		fmt.Fprintf(stderr, "ctrace: warning: %s\n", w)
+	}
+	if _, err := a.Select(analyze.Selection{PID: o.PID, Container: o.Container, Paths: o.Paths, Exes: o.Exes}); err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	if err := a.Write(&b, o); err != nil {
+		return err
+	}
+	if output == "" {
+		_, err := stdout.Write(b.Bytes())
+		return err
+	}
+	if err := os.WriteFile(output, b.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("analyze: %w", err)
+	}
+	return nil
 }

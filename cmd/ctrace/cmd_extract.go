@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ctrace/ctrace/analyze"
 	"github.com/ctrace/ctrace/extract"
 )
 
@@ -73,6 +74,9 @@ func extractCommand() *cli.Command {
 				HashPaths:  c.Bool("hash-paths"),
 				RedactHost: c.Bool("redact-host"), NoAncestors: c.Bool("no-ancestors"),
 			}
+			if err := checkExtractFlags(o); err != nil {
+				return err
+			}
 			res, err := extract.File(c.Args().First(), c.String("output"), o)
 			if err != nil {
 				if errors.Is(err, extract.ErrNoSuchPID) || errors.Is(err, extract.ErrEmpty) {
@@ -99,4 +103,28 @@ func extractCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// checkExtractFlags says what is wrong with extract's flags, by their names
+// (the library checks the same options again, by its own names).
+func checkExtractFlags(o extract.Options) error {
+	if len(o.PIDs) == 0 && !o.Command && len(o.Containers) == 0 && o.Since == "" && o.Until == "" {
+		return errors.New("extract: give at least one of --pid, --command, --container, --since, --until")
+	}
+	for _, p := range o.PIDs {
+		if p <= 0 {
+			return fmt.Errorf("extract: --pid must be a positive pid, not %d", p)
+		}
+	}
+	for _, c := range o.Containers {
+		if c == "" {
+			return errors.New("extract: --container needs an id (a prefix is enough)")
+		}
+	}
+	for _, f := range []struct{ name, v string }{{"since", o.Since}, {"until", o.Until}} {
+		if _, err := analyze.ParseTime(f.v, 0); err != nil {
+			return fmt.Errorf("extract: --%s: %w", f.name, err)
+		}
+	}
+	return nil
 }
