@@ -114,7 +114,7 @@ func (b *builder) closeOnExec(p *Process, t int64) []*FileOp {
 	var closed []*FileOp
 	for _, fd := range sortedFDs(p.st.fds) {
 		if p.st.fds[fd].cloexec {
-			if op := b.closeFD(p, fd, t, "exec"); op != nil {
+			if op := b.closeFD(p, fd, t, ClosedByExec); op != nil {
 				closed = append(closed, op)
 			}
 		}
@@ -125,7 +125,7 @@ func (b *builder) closeOnExec(p *Process, t int64) []*FileOp {
 // closeAll closes every descriptor at the process's end.
 func (b *builder) closeAll(p *Process, t int64) {
 	for _, fd := range sortedFDs(p.st.fds) {
-		b.closeFD(p, fd, t, "exit")
+		b.closeFD(p, fd, t, ClosedByExit)
 	}
 }
 
@@ -228,13 +228,13 @@ func (b *builder) fileSyscall(p *Process, ev *auditEvent, t int64) {
 		b.open(p, ev, t, atFDCWD, oWronly|f.creat|f.trunc, true, items)
 	case scTruncate:
 		it := items.first("NORMAL", "CREATE", "UNKNOWN")
-		b.addPathOp(p, FileOp{Op: "truncate", Time: t}, b.named(p, ev, it, atFDCWD, nil, t))
+		b.addPathOp(p, FileOp{Op: OpTruncate, Time: t}, b.named(p, ev, it, atFDCWD, nil, t))
 	case scFtruncate:
 		fd := sc.fd(0)
 		if s := p.st.fds[fd]; s != nil && s.of.anon {
 			return // anonymous memory: no file changed
 		}
-		op := FileOp{Op: "truncate", Time: t, FD: fd, HasFD: true}
+		op := FileOp{Op: OpTruncate, Time: t, FD: fd, HasFD: true}
 		b.addPathOp(p, op, b.byFD(p, fd, nil, t))
 	case scRename, scRenameat:
 		oldDir, newDir := atFDCWD, atFDCWD
@@ -243,19 +243,19 @@ func (b *builder) fileSyscall(p *Process, ev *auditEvent, t int64) {
 		}
 		b.rename(p, ev, t, oldDir, newDir, items)
 	case scUnlink, scUnlinkat, scRmdir:
-		dirfd, op := atFDCWD, "unlink"
+		dirfd, op := atFDCWD, OpUnlink
 		if sc.kind == scUnlinkat {
 			dirfd = sc.fd(0)
 			if sc.a[2]&atRemoveDir != 0 {
-				op = "rmdir"
+				op = OpRmdir
 			}
 		}
 		if sc.kind == scRmdir {
-			op = "rmdir"
+			op = OpRmdir
 		}
 		it := items.first("DELETE", "NORMAL")
 		if it != nil && it.hasMode && it.mode&sIFMT == sIFDIR {
-			op = "rmdir"
+			op = OpRmdir
 		}
 		r := b.named(p, ev, it, dirfd, items.parent(0), t)
 		if r.ok {
@@ -267,9 +267,9 @@ func (b *builder) fileSyscall(p *Process, ev *auditEvent, t int64) {
 		if sc.kind == scMkdirat || sc.kind == scMknodat {
 			dirfd = sc.fd(0)
 		}
-		op := "mkdir"
+		op := OpMkdir
 		if sc.kind == scMknod || sc.kind == scMknodat {
-			op = "mknod"
+			op = OpMknod
 		}
 		it := items.first("CREATE", "NORMAL")
 		b.addPathOp(p, FileOp{Op: op, Time: t}, b.named(p, ev, it, dirfd, items.parent(0), t))
@@ -287,7 +287,7 @@ func (b *builder) fileSyscall(p *Process, ev *auditEvent, t int64) {
 			oldR = b.resolveName(p, ev, old.name, oldDir, nil, old, t)
 		}
 		r := b.named(p, ev, nw, newDir, items.parent(0), t)
-		op := FileOp{Op: "link", Time: t, Target: oldR.path}
+		op := FileOp{Op: OpLink, Time: t, Target: oldR.path}
 		b.addPathOp(p, op, r)
 	case scSymlink, scSymlinkat:
 		newDir := atFDCWD
@@ -296,7 +296,7 @@ func (b *builder) fileSyscall(p *Process, ev *auditEvent, t int64) {
 		}
 		nw := items.first("CREATE")
 		r := b.named(p, ev, nw, newDir, items.parent(0), t)
-		op := FileOp{Op: "symlink", Time: t}
+		op := FileOp{Op: OpSymlink, Time: t}
 		if target := items.first("UNKNOWN", "NORMAL"); target != nil {
 			op.Target = target.name // the link's contents, as given
 		}
@@ -330,7 +330,7 @@ func (b *builder) fileSyscall(p *Process, ev *auditEvent, t int64) {
 		if ev.hasFDPair {
 			cloexec := sc.name == "pipe2" && sc.a[1]&sc.arch.flags.cloexec != 0
 			for _, fd := range ev.fdPair {
-				b.setFD(p, fd, &openFile{anon: true}, cloexec, t, "reuse")
+				b.setFD(p, fd, &openFile{anon: true}, cloexec, t, ClosedByReuse)
 			}
 		}
 	case scChdir:
@@ -351,7 +351,7 @@ func (b *builder) fileSyscall(p *Process, ev *auditEvent, t int64) {
 				if sc.a[2]&closeRangeCloexec != 0 {
 					p.st.fds[fd].cloexec = true
 				} else {
-					b.closeFD(p, fd, t, "close")
+					b.closeFD(p, fd, t, ClosedByClose)
 				}
 			}
 		}
@@ -380,9 +380,9 @@ func (b *builder) fileSyscall(p *Process, ev *auditEvent, t int64) {
 func (b *builder) metaOp(sc *syscallRecord, ai int, t int64) FileOp {
 	switch sc.kind {
 	case scChmod, scFchmod, scFchmodat:
-		return FileOp{Op: "chmod", Time: t, Mode: uint32(sc.a[ai]) & 0o7777, HasMode: true}
+		return FileOp{Op: OpChmod, Time: t, Mode: uint32(sc.a[ai]) & 0o7777, HasMode: true}
 	}
-	op := FileOp{Op: "chown", Time: t, UID: -1, GID: -1}
+	op := FileOp{Op: OpChown, Time: t, UID: -1, GID: -1}
 	// The 16-bit calls of i386 and arm (chown, lchown, fchown; the 32-bit
 	// ones are chown32...) leave an id unchanged with 0xffff.
 	small := (sc.arch.name == "i386" || sc.arch.name == "arm") && !strings.HasSuffix(sc.name, "32")
@@ -412,7 +412,7 @@ func (b *builder) byFD(p *Process, fd int, it *pathItem, t int64) resolution {
 		id, hasID = it.key()
 	}
 	if s != nil && hasID && s.of.hasID && s.of.id != id {
-		b.closeFD(p, fd, t, "reuse")
+		b.closeFD(p, fd, t, ClosedByReuse)
 		s = nil
 	}
 	if s != nil && s.of.resolved {
@@ -483,15 +483,15 @@ func (b *builder) open(p *Process, ev *auditEvent, t int64, dirfd int, flags uin
 	var opName string
 	switch {
 	case created:
-		opName = "create"
+		opName = OpCreate
 	case !flagsKnown:
-		opName = "open"
+		opName = OpOpen
 	case fs.writeIntent(flags):
-		opName = "open_write"
+		opName = OpOpenWrite
 	}
 	cloexec := flagsKnown && flags&fs.cloexec != 0
 	if opName == "" || of.dir {
-		b.setFD(p, fd, of, cloexec, t, "reuse")
+		b.setFD(p, fd, of, cloexec, t, ClosedByReuse)
 		return
 	}
 	op := FileOp{Op: opName, Time: t, FD: fd, HasFD: true}
@@ -500,11 +500,11 @@ func (b *builder) open(p *Process, ev *auditEvent, t int64, dirfd int, flags uin
 	}
 	// Install the descriptor first: a reused number closes the old file at
 	// this time, before this open's operation exists.
-	b.setFD(p, fd, of, cloexec, t, "reuse")
+	b.setFD(p, fd, of, cloexec, t, ClosedByReuse)
 	of.op = b.addPathOp(p, op, r)
 	if !created && flagsKnown && flags&fs.trunc != 0 {
 		if reg, known := it.isRegularOrNil(); reg || !known {
-			b.addPathOp(p, FileOp{Op: "truncate", Time: t}, r)
+			b.addPathOp(p, FileOp{Op: OpTruncate, Time: t}, r)
 		}
 	}
 }
@@ -551,8 +551,8 @@ func (b *builder) rename(p *Process, ev *auditEvent, t int64, oldDir, newDir int
 	if oldR.ok && newR.ok && nw != nil && nw.hasMode && nw.mode&sIFMT == sIFDIR {
 		b.idx.move(p.st.root, oldR.path, newR.path)
 	}
-	b.addPathOp(p, FileOp{Op: "rename_from", Time: t, To: newR.path}, oldR)
-	b.addPathOp(p, FileOp{Op: "rename_to", Time: t, From: oldR.path, Replaced: victim != nil}, newR)
+	b.addPathOp(p, FileOp{Op: OpRenameFrom, Time: t, To: newR.path}, oldR)
+	b.addPathOp(p, FileOp{Op: OpRenameTo, Time: t, From: oldR.path, Replaced: victim != nil}, newR)
 }
 
 // dup makes newfd refer to oldfd's file. An unknown oldfd gives newfd an
@@ -567,5 +567,5 @@ func (b *builder) dup(p *Process, oldfd, newfd int, cloexec bool, t int64) {
 	} else {
 		of = &openFile{}
 	}
-	b.setFD(p, newfd, of, cloexec, t, "dup2")
+	b.setFD(p, newfd, of, cloexec, t, ClosedByDup2)
 }

@@ -3,6 +3,8 @@ package analyze
 import (
 	"cmp"
 	"slices"
+
+	"github.com/ctrace/ctrace/format"
 )
 
 // finish completes every process once the timeline has been replayed: ends
@@ -72,9 +74,9 @@ func (b *builder) commandExit() *commandNote {
 	var c commandNote
 	for _, n := range b.tl.notes {
 		switch n.Kind {
-		case "command_start":
+		case format.NoteCommandStart:
 			c.pid = n.PID
-		case "command_exit":
+		case format.NoteCommandExit:
 			if n.PID != 0 {
 				c.pid = n.PID
 			}

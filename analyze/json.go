@@ -497,7 +497,7 @@ func jsonProcessOf(p *Process) jsonProcess {
 		if f.HasMode {
 			jf.Mode = fmt.Sprintf("%04o", f.Mode)
 		}
-		if f.Op == "chown" {
+		if f.Op == OpChown {
 			if f.UID >= 0 {
 				jf.UID = &f.UID
 			}

@@ -164,9 +164,9 @@ type FileOp struct {
 
 // writingOps are the operations that put a path in FilesWritten.
 var writingOps = map[string]bool{
-	"create": true, "open_write": true, "truncate": true, "rename_to": true,
-	"unlink": true, "link": true, "symlink": true, "mknod": true,
-	"chmod": true, "chown": true,
+	OpCreate: true, OpOpenWrite: true, OpTruncate: true, OpRenameTo: true,
+	OpUnlink: true, OpLink: true, OpSymlink: true, OpMknod: true,
+	OpChmod: true, OpChown: true,
 }
 
 // createdBy says how a process's creation was learnt.
@@ -1083,4 +1083,4 @@ func (b *builder) exec(p *Process, t int64, x Exec) {
 
 // openOps are the operations of an open(2): they have a descriptor, flags
 // and a close.
-var openOps = map[string]bool{"create": true, "open_write": true, "open": true}
+var openOps = map[string]bool{OpCreate: true, OpOpenWrite: true, OpOpen: true}

@@ -192,7 +192,7 @@ func (b *builder) resolveName(p *Process, ev *auditEvent, name string, dirfd int
 	if s != nil && s.of.hasID && !s.of.dir {
 		// A file that is no directory: the syscall succeeded, so the
 		// number was reused by an open that was not recorded.
-		b.closeFD(p, dirfd, t, "reuse")
+		b.closeFD(p, dirfd, t, ClosedByReuse)
 		s = nil
 	}
 	if s != nil && (!s.of.dir || !s.of.resolved) {
@@ -206,7 +206,7 @@ func (b *builder) resolveName(p *Process, ev *auditEvent, name string, dirfd int
 			if s.of.hasID {
 				// The descriptor names another directory now: its close
 				// and the open that reused the number were not recorded.
-				b.closeFD(p, dirfd, t, "reuse")
+				b.closeFD(p, dirfd, t, ClosedByReuse)
 				s = nil
 			}
 		}

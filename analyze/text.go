@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/ctrace/ctrace/format"
 )
 
 // The text report: a header with the capture's host, time span, losses and
@@ -169,7 +171,7 @@ func (a *Analysis) textHeader(t *textWriter, pid int) {
 	var sources []string
 	if c.AuditMode != "" && c.AuditMode != "off" {
 		sources = append(sources, "audit ("+c.AuditMode+")")
-	} else if c.Kind == "import" {
+	} else if c.Kind == format.KindImport {
 		sources = append(sources, "audit (imported log)")
 	}
 	if c.Proc {
@@ -493,21 +495,21 @@ func fileEntries(p *Process) []*fileEntry {
 		}
 		op := f.Op
 		switch {
-		case f.Op == "rename_to" && f.From != "":
+		case f.Op == OpRenameTo && f.From != "":
 			op += " (from " + f.From
 			if f.Replaced {
 				op += ", replacing a file"
 			}
 			op += ")"
-		case f.Op == "rename_from" && f.To != "":
+		case f.Op == OpRenameFrom && f.To != "":
 			op += " (to " + f.To + ")"
-		case (f.Op == "link" || f.Op == "symlink") && f.Target != "":
+		case (f.Op == OpLink || f.Op == OpSymlink) && f.Target != "":
 			op += " (to " + f.Target + ")"
 		case openOps[f.Op] && f.ClosedBy == "":
 			op += " (open at the end)"
-		case f.Op == "chmod" && f.HasMode:
+		case f.Op == OpChmod && f.HasMode:
 			op += fmt.Sprintf(" %04o", f.Mode)
-		case f.Op == "chown":
+		case f.Op == OpChown:
 			op += " " + idText(f.UID) + ":" + idText(f.GID)
 		}
 		if n := len(e.ops); n == 0 || e.ops[n-1] != op {

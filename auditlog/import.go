@@ -33,7 +33,7 @@ const (
 	// serials are not compared across it: serials missing between two
 	// files of a set were in no file given, which is no loss of the
 	// kernel's.
-	NoteImportFile = "import_file"
+	NoteImportFile = format.NoteImportFile
 )
 
 // StdinName is how the input "-" is named in messages and in the header.
@@ -219,7 +219,7 @@ func Import(w io.Writer, names []string, opts ImportOptions) (*ImportResult, err
 		msg := "records of several nodes were imported into one capture (" + describeNodes(nodes) +
 			"): their pids may collide; import each node's records separately"
 		warn(errors.New("auditlog: " + msg))
-		if err := cw.note(format.Note{Kind: "message", Text: "import: " + msg}); err != nil {
+		if err := cw.note(format.Note{Kind: format.NoteMessage, Text: "import: " + msg}); err != nil {
 			return nil, err
 		}
 	}
@@ -350,7 +350,7 @@ const typeDaemonStart = 1200
 func importHeader(inputs []*input, version string) format.Header {
 	h := format.Header{
 		CtraceVersion: version,
-		Kind:          "import",
+		Kind:          format.KindImport,
 		ByteOrder:     "little",
 		AuditMode:     AuditModeImported,
 	}

@@ -243,7 +243,7 @@ func (r *sourceReader) ensureRoom() {
 	r.handoff()
 	r.buf = r.pool.get()
 	if r.buf != nil && r.pendDrop > 0 {
-		r.appendNote(format.Note{Kind: "dropped", Source: r.name, Count: r.pendDrop, Bytes: r.pendBytes})
+		r.appendNote(format.Note{Kind: format.NoteDropped, Source: r.name, Count: r.pendDrop, Bytes: r.pendBytes})
 		r.pendDrop, r.pendBytes = 0, 0
 	}
 }
@@ -316,7 +316,7 @@ func (r *sourceReader) pass() {
 			// The kernel dropped datagrams for this socket: say so in the stream.
 			r.stats.enobufs.Add(1)
 			r.ensureRoom()
-			r.appendNote(format.Note{Kind: "enobufs", Source: r.name, Count: 1})
+			r.appendNote(format.Note{Kind: format.NoteENOBUFS, Source: r.name, Count: 1})
 			r.got++
 			continue
 		default:
@@ -357,7 +357,7 @@ func (r *sourceReader) batch() (more, stop bool) {
 	case unix.ENOBUFS:
 		// The kernel dropped datagrams for this socket: say so in the stream.
 		r.stats.enobufs.Add(1)
-		r.appendNote(format.Note{Kind: "enobufs", Source: r.name, Count: 1})
+		r.appendNote(format.Note{Kind: format.NoteENOBUFS, Source: r.name, Count: 1})
 		r.got++
 		return true, false
 	default:

@@ -357,7 +357,7 @@ func (rc *recording) setup() error {
 			return err
 		}
 	}
-	rc.writeNote(format.Note{Kind: "audit_status", Status: &before, Text: "start"})
+	rc.writeNote(format.Note{Kind: format.NoteAuditStatus, Status: &before, Text: "start"})
 	if !o.NoSnapshot {
 		if err := rc.snapshot(); err != nil {
 			rc.notice("the /proc snapshot failed: %v", err)
@@ -377,7 +377,7 @@ func (rc *recording) header(rules []string, before format.AuditStatus) format.He
 	}
 	h := format.Header{
 		CtraceVersion: version,
-		Kind:          "record",
+		Kind:          format.KindRecord,
 		Hostname:      unix.ByteSliceToString(u.Nodename[:]),
 		KernelRelease: unix.ByteSliceToString(u.Release[:]),
 		KernelVersion: unix.ByteSliceToString(u.Version[:]),

@@ -74,7 +74,7 @@ func (rc *recording) run(ctx context.Context) (*Result, error) {
 			cmd = nil
 		} else {
 			res.CommandPID = cmd.Process.Pid
-			rc.writeNote(format.Note{Kind: "command_start", PID: cmd.Process.Pid, Text: strings.Join(o.Command, " ")})
+			rc.writeNote(format.Note{Kind: format.NoteCommandStart, PID: cmd.Process.Pid, Text: strings.Join(o.Command, " ")})
 			go func() { cmdDone <- cmd.Wait() }()
 		}
 	}
@@ -134,7 +134,7 @@ func (rc *recording) run(ctx context.Context) (*Result, error) {
 	}
 	if cmd != nil && cmd.ProcessState != nil {
 		res.ExitCode, res.Signal = exitOf(cmd.ProcessState)
-		n := format.Note{Kind: "command_exit", PID: res.CommandPID}
+		n := format.Note{Kind: format.NoteCommandExit, PID: res.CommandPID}
 		if res.Signal > 0 {
 			n.Signal = &res.Signal
 		} else {
@@ -165,7 +165,7 @@ func (rc *recording) run(ctx context.Context) (*Result, error) {
 		if st, err := rc.ctl.Status(); err == nil {
 			tr.Loss.KernelLostAfter = st.Lost
 			tr.AuditAfter = &st
-			rc.writeNote(format.Note{Kind: "audit_status", Status: &st, Text: "stop"})
+			rc.writeNote(format.Note{Kind: format.NoteAuditStatus, Status: &st, Text: "stop"})
 		}
 	}
 	if cmd != nil {

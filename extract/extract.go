@@ -272,7 +272,7 @@ func extract(ra io.ReaderAt, size int64, name, absName string, w io.Writer, o Op
 
 	// The header.
 	h := orig
-	h.Kind = "extract"
+	h.Kind = format.KindExtract
 	h.ExtractedFrom = red.fileName(name, absName)
 	h.Selection = append(slices.Clone(orig.Selection), lines...)
 	h.Redaction = append(slices.Clone(orig.Redaction), redactionLines(&o)...)

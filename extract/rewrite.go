@@ -407,7 +407,7 @@ func (r *redactor) rewriteNote(data []byte) []byte {
 		return nil
 	}
 	var nt string
-	if n.Kind == "command_start" {
+	if n.Kind == format.NoteCommandStart {
 		nt = r.commandLine(n.Text)
 	} else {
 		nt = r.text(n.Text)

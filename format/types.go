@@ -209,6 +209,24 @@ type Trailer struct {
 	Error           string       `json:"error,omitempty"`
 }
 
+// Note kinds (Note.Kind).
+const (
+	NoteDropped      = "dropped"
+	NoteENOBUFS      = "enobufs"
+	NoteCommandStart = "command_start"
+	NoteCommandExit  = "command_exit"
+	NoteAuditStatus  = "audit_status"
+	NoteMessage      = "message"
+	NoteImportFile   = "import_file" // an imported set's next file begins (Text: its name)
+)
+
+// Capture kinds (Header.Kind).
+const (
+	KindRecord  = "record"
+	KindImport  = "import"
+	KindExtract = "extract"
+)
+
 // Note is the JSON payload of a SourceNote record. Kind says which fields
 // are set:
 //
@@ -218,6 +236,7 @@ type Trailer struct {
 //	"command_exit":  the command ended: ExitCode or Signal
 //	"audit_status":  the kernel's status (Status) at that moment ("start", "stop" in Text)
 //	"message":       free Text
+//	"import_file":   the next file of an imported set begins (Text: its name)
 type Note struct {
 	Kind     string       `json:"kind"`
 	Source   string       `json:"source,omitempty"`

@@ -276,11 +276,11 @@ func (z *Summarizer) ObserveInfo(rec format.Record, in RecordInfo) {
 			return
 		}
 		switch nt.Kind {
-		case "enobufs":
+		case format.NoteENOBUFS:
 			z.notes.enobufs += max(nt.Count, 1)
-		case "dropped":
+		case format.NoteDropped:
 			z.notes.dropped += nt.Count
-		case "audit_status":
+		case format.NoteAuditStatus:
 			if nt.Status != nil {
 				l := nt.Status.Lost
 				if nt.Text == "start" {
@@ -289,11 +289,11 @@ func (z *Summarizer) ObserveInfo(rec format.Record, in RecordInfo) {
 					z.notes.lostStop = &l
 				}
 			}
-		case "command_start":
+		case format.NoteCommandStart:
 			z.notes.cmdPID = nt.PID
-		case "command_exit":
+		case format.NoteCommandExit:
 			z.notes.cmdExit, z.notes.cmdSig = nt.ExitCode, nt.Signal
-		case "import_file":
+		case format.NoteImportFile:
 			// The next log file of an imported set: serials are not
 			// compared across the cut.
 			z.serials.Boundary()
@@ -351,7 +351,7 @@ func (z *Summarizer) Finish() *Summary {
 				SerialGap{First: g.First, Last: g.Last, After: msTime(g.After), Until: msTime(g.Until)})
 		}
 	}
-	if o := h.OriginalLosses; h.Kind == "extract" && o != nil {
+	if o := h.OriginalLosses; h.Kind == format.KindExtract && o != nil {
 		// An extract leaves frames out on purpose: its own gaps are not
 		// losses. The losses are those of the recording it was cut from,
 		// counted when it was extracted.

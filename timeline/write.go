@@ -116,13 +116,13 @@ func details(e *Event) string {
 		f := e.File
 		s := f.Op + " " + pathText(f)
 		switch {
-		case f.Op == "rename_from" && f.To != "":
+		case f.Op == analyze.OpRenameFrom && f.To != "":
 			s += " (to " + analyze.ShellQuote(f.To) + ")"
-		case f.Op == "rename_to" && f.From != "":
+		case f.Op == analyze.OpRenameTo && f.From != "":
 			s += " (from " + analyze.ShellQuote(f.From) + ")"
-		case (f.Op == "symlink" || f.Op == "link") && f.Target != "":
+		case (f.Op == analyze.OpSymlink || f.Op == analyze.OpLink) && f.Target != "":
 			s += " (to " + analyze.ShellQuote(f.Target) + ")"
-		case f.Op == "chmod" && f.HasMode:
+		case f.Op == analyze.OpChmod && f.HasMode:
 			s += fmt.Sprintf(" %04o", f.Mode)
 		}
 		if f.HostPath != "" && f.HostPath != f.Path {

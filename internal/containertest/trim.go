@@ -121,7 +121,7 @@ func Trim(in, out string, keep map[int]bool, what string) error {
 	h.BootID = ""
 	h.KernelVersion = ""
 	h.Snapshot = snap
-	h.Kind = "extract"
+	h.Kind = format.KindExtract
 	h.ExtractedFrom = filepath.Base(in)
 	h.Selection = append(slices.Clone(h.Selection), what)
 	lc := sum.LossCounts()

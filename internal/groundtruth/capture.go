@@ -144,7 +144,7 @@ func (c *Capture) CommandPID() (int, error) {
 		return c.Trailer.CommandPID, nil
 	}
 	for _, n := range c.Notes {
-		if n.Kind == "command_start" && n.PID > 0 {
+		if n.Kind == format.NoteCommandStart && n.PID > 0 {
 			return n.PID, nil
 		}
 	}
