@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -33,6 +34,71 @@ func fuzzLines(t testing.TB, c *tcap) string {
 		}
 	}
 	return b.String()
+}
+
+// recordLines is fuzzLines for records.
+func recordLines(t testing.TB, recs []format.Record, order binary.ByteOrder) string {
+	var b strings.Builder
+	for _, r := range recs {
+		switch r.Source {
+		case format.SourceAudit:
+			f, err := replay.DecodeAudit(r.Data, order)
+			if err != nil || f.Kind != replay.AuditEvent {
+				continue
+			}
+			b.WriteString("Atype=" + f.TypeName() + " msg=" + f.Text + "\n")
+		case format.SourceProc:
+			b.WriteString("P" + hex.EncodeToString(r.Data) + "\n")
+		case format.SourceSnapshot:
+			b.WriteString("S" + string(r.Data) + "\n")
+		case format.SourceNote:
+			b.WriteString("N" + string(r.Data) + "\n")
+		}
+	}
+	return b.String()
+}
+
+// captureSeeds are the captures under testdata in the fuzzer's text form:
+// their first maxSeedRecords records each (the fuzzer's starting points
+// from real recordings).
+func captureSeeds(t testing.TB) []string {
+	const maxSeedRecords = 400
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "*", "*.ctr"))
+	var out []string
+	for _, path := range files {
+		r, err := format.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var recs []format.Record
+		for len(recs) < maxSeedRecords {
+			rec, err := r.Next()
+			if err != nil {
+				break
+			}
+			rec.Data = bytes.Clone(rec.Data)
+			recs = append(recs, rec)
+		}
+		order := replay.ByteOrderOf(r.Header().ByteOrder)
+		r.Close()
+		out = append(out, recordLines(t, recs, order))
+	}
+	return out
+}
+
+// TestFuzzBuildSeesRealCaptures: FuzzBuild starts from the captures in
+// testdata.
+func TestFuzzBuildSeesRealCaptures(t *testing.T) {
+	seeds := captureSeeds(t)
+	n := 0
+	for _, s := range seeds {
+		if strings.Count(s, "\n") > 20 {
+			n++
+		}
+	}
+	if n < 10 {
+		t.Fatalf("%d real captures as seeds", n)
+	}
 }
 
 // fuzzCapture reads the fuzzer's text form back. Lines that do not parse
@@ -79,6 +145,9 @@ func fuzzCapture(t testing.TB, data string, auditAlone bool) *tcap {
 func FuzzBuild(f *testing.F) {
 	f.Add(fuzzLines(f, scenario(f)), false)
 	f.Add(fuzzLines(f, scenario(f)), true)
+	for i, s := range captureSeeds(f) {
+		f.Add(s, i%2 == 1)
+	}
 	f.Add("Atype=SYSCALL msg=audit(1700000000.001:1): arch=c000003e syscall=257 success=yes exit=3 a0=ffffff9c a1=0 a2=241 a3=0 items=2 ppid=1 pid=5 comm=\"a\" exe=\"/a\"\n"+
 		"Atype=PATH msg=audit(1700000000.001:1): item=1 name=\"x\" inode=1 dev=fe:00 mode=0100644 nametype=CREATE\n"+
 		"Atype=PATH msg=audit(1700000000.001:1): item=0 name=(null) nametype=PARENT\n", true)
