@@ -20,6 +20,7 @@ import (
 
 	libaudit "github.com/elastic/go-libaudit/v2"
 
+	"github.com/ctrace/ctrace/diff"
 	"github.com/ctrace/ctrace/format"
 	"github.com/ctrace/ctrace/internal/kerneltest"
 	"github.com/ctrace/ctrace/replay"
@@ -925,5 +926,93 @@ func TestRecordVersionStamp(t *testing.T) {
 	v, _, _ := ctrace(t, "--version")
 	if info.Version != testVersion || !strings.Contains(v, testVersion) {
 		t.Errorf("header ctrace_version %q, --version %q; want %s", info.Version, v, testVersion)
+	}
+}
+
+// diffRun runs `ctrace diff ARGS...` and returns its stdout and exit status.
+func diffRun(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	out, errs, code := ctrace(t, append([]string{"diff"}, args...)...)
+	if code == 2 {
+		t.Fatalf("diff: %s", errs)
+	}
+	return out, code
+}
+
+type diffEntry struct {
+	Change    string   `json:"change"`
+	Kind      string   `json:"kind"`
+	Container *string  `json:"container"`
+	What      string   `json:"what"`
+	Ends      []string `json:"ends"`
+	WasEnds   []string `json:"was_ends"`
+	Chain     []string `json:"chain"`
+}
+
+// TestIntegrationDiffJob records a shell job twice (nothing differs), then a
+// variant that also copies a file out of /etc with cat, writes one more
+// file and exits 3: the diff shows exactly those, with the chain that did
+// them, and exits 1.
+func TestIntegrationDiffJob(t *testing.T) {
+	kerneltest.Lock(t)
+	dir := t.TempDir()
+	job := filepath.Join(dir, "job.sh")
+	work := filepath.Join(dir, "work")
+	record := func(name, body string) string {
+		os.RemoveAll(work)
+		os.MkdirAll(work, 0o755)
+		os.WriteFile(job, []byte(body), 0o755)
+		out := filepath.Join(dir, name+".ctr")
+		cmd := exec.Command(ctraceBin, "record", "--no-snapshot", "-o", out, "--", "sh", job, work)
+		cmd.Run() // the job's exit status is the command's
+		if _, err := os.Stat(out); err != nil {
+			t.Fatalf("record %s: %v", name, err)
+		}
+		return out
+	}
+	const base = "echo a > \"$1/out.txt\"\nls \"$1\" > /dev/null\nmkdir \"$1/d\"\nexit 0\n"
+	a := record("a", base)
+	b := record("b", base)
+	if out, code := diffRun(t, a, b); code != 0 || !strings.Contains(out, "no difference") {
+		t.Errorf("the same job twice: exit %d\n%s", code, out)
+	}
+	c := record("c", strings.Replace(base, "exit 0", "cat /etc/hostname > \"$1/extra.txt\"\nexit 3", 1))
+	out, code := diffRun(t, "--format", "json", a, c)
+	if code != 1 {
+		t.Fatalf("variant: exit %d\n%s", code, out)
+	}
+	var rep struct {
+		Differences []diffEntry `json:"differences"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range rep.Differences {
+		s := e.Change + " " + e.Kind + " " + e.What
+		if e.Change == "changed" {
+			s += " " + strings.Join(e.WasEnds, ",") + " -> " + strings.Join(e.Ends, ",")
+		}
+		got = append(got, s)
+		if !strings.Contains(strings.Join(e.Chain, " > "), "sh "+job) {
+			t.Errorf("%s: chain %q does not lead from the job", s, e.Chain)
+		}
+	}
+	slices.Sort(got)
+	want := []string{
+		"changed exec /usr/bin/dash sh " + diff.Normalize(job+" "+work) + " exit 0 -> exit 3",
+		"new exec /usr/bin/cat cat /etc/hostname",
+		"new file create " + diff.Normalize(work) + "/extra.txt",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("differences\n got %q\nwant %q", got, want)
+	}
+	// The ignore file takes the file and the program out; the changed
+	// exit stays.
+	ig := filepath.Join(dir, "ignore")
+	os.WriteFile(ig, []byte("# test\npath **/extra.txt\nexe cat\n"), 0o644)
+	out, code = diffRun(t, "--ignore", ig, a, c)
+	if code != 1 || strings.Contains(out, "extra.txt") || strings.Contains(out, "/etc/hostname") || !strings.Contains(out, "exit 0 → exit 3") {
+		t.Errorf("--ignore: exit %d\n%s", code, out)
 	}
 }

@@ -1,0 +1,25 @@
+package diff
+
+import "testing"
+
+func TestNormalize(t *testing.T) {
+	for in, want := range map[string]string{
+		"/var/lib/docker/containers/9dd4512f689e75f855a0204ecbd222339a569e387431c0d47b50244299178da8/hostname": "/var/lib/docker/containers/<hex>/hostname",
+		"/tmp/go-build85924089/b001/exe/a.out":                    "/tmp/go-build<n>/b001/exe/a.out",
+		"/var/run/docker/runtime-runc/moby/x/runc.y2QosZ":         "/var/run/docker/runtime-runc/moby/x/runc.<rand>",
+		"/var/lib/docker/tmp/docker-builder3213644562/Dockerfile": "/var/lib/docker/tmp/docker-builder<n>/Dockerfile",
+		"sh -c 'echo hello > /app/version.txt'":                   "sh -c 'echo hello > /app/version.txt'",
+		"/usr/lib/x86_64-linux-gnu/libc.so.6":                     "/usr/lib/x86_64-linux-gnu/libc.so.6",
+		"/tmp/TestIntegrationDpkg756778373/002/strace.txt":        "/tmp/TestIntegrationDpkg<n>/002/strace.txt",
+		"--name ctrace-test-run":                                  "--name ctrace-test-run",
+		"/etc/.pwd.lock":                                          "/etc/.pwd.lock",
+		"/tmp/ccm3Fs2Q.s":                                         "/tmp/cc<rand>.s",
+		"/tmp/ccAbCdEf.o /tmp/ccXyZ12a.res":                       "/tmp/cc<rand>.o /tmp/cc<rand>.res",
+		"/usr/bin/Makefile":                                       "/usr/bin/Makefile",
+		"-DVersion=FooBar":                                        "-DVersion=FooBar",
+	} {
+		if got := Normalize(in); got != want {
+			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
