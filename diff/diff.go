@@ -71,7 +71,7 @@ func Normalize(s string) string {
 // replaceRandom replaces the runs of exactly 6 letters and digits that mix
 // cases and end a name or precede its extension, after a separator or a
 // short lower-case prefix (cc, tmp): the mkstemp XXXXXX.
-var randomName = regexp.MustCompile(`(^|[/._-])([a-z]{0,4})([A-Za-z0-9]{6})(\.[A-Za-z0-9]{1,4})?($|[/\s'"])`)
+var randomName = regexp.MustCompile(`(^|[/._-])([a-z]{0,4})([A-Za-z0-9]{6})((?:\.[A-Za-z0-9]{1,8})*)($|[/\s'"])`)
 
 func replaceRandom(s string, r Rule) string {
 	return randomName.ReplaceAllStringFunc(s, func(m string) string {

@@ -13,6 +13,7 @@ func TestNormalize(t *testing.T) {
 		"/tmp/TestIntegrationDpkg756778373/002/strace.txt":        "/tmp/TestIntegrationDpkg<n>/002/strace.txt",
 		"--name ctrace-test-run":                                  "--name ctrace-test-run",
 		"/etc/.pwd.lock":                                          "/etc/.pwd.lock",
+		"/tmp/ccEN4Kql.cdtor.o":                                   "/tmp/cc<rand>.cdtor.o",
 		"/tmp/ccm3Fs2Q.s":                                         "/tmp/cc<rand>.s",
 		"/tmp/ccAbCdEf.o /tmp/ccXyZ12a.res":                       "/tmp/cc<rand>.o /tmp/cc<rand>.res",
 		"/usr/bin/Makefile":                                       "/usr/bin/Makefile",

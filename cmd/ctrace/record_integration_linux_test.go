@@ -1016,3 +1016,84 @@ func TestIntegrationDiffJob(t *testing.T) {
 		t.Errorf("--ignore: exit %d\n%s", code, out)
 	}
 }
+
+// TestIntegrationDiffMake records a real make -j4 build of a small C
+// program: a clean build twice (nothing differs), then an up-to-date make
+// against a make after one source file changed: only that file's compile
+// and the link are new.
+func TestIntegrationDiffMake(t *testing.T) {
+	kerneltest.Lock(t)
+	for _, p := range []string{"make", "cc"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s is not installed", p)
+		}
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	files := map[string]string{
+		"main.c":   "int a(void); int b(void);\nint main(void) { return a() + b(); }\n",
+		"a.c":      "int a(void) { return 0; }\n",
+		"b.c":      "int b(void) { return 0; }\n",
+		"Makefile": "prog: main.o a.o b.o\n\tcc -o prog main.o a.o b.o\n%.o: %.c\n\tcc -c -o $@ $<\nclean:\n\trm -f prog *.o\n",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record := func(name string, script string) string {
+		out := filepath.Join(dir, name+".ctr")
+		recordRun(t, out, "sh", "-c", script)
+		return out
+	}
+	clean := "make -s -C " + src + " clean && make -s -j4 -C " + src
+	// Built once before, so that both recorded clean builds start from the
+	// same tree (a first clean of an empty tree removes nothing: a real
+	// difference).
+	if out, err := exec.Command("make", "-s", "-C", src).CombinedOutput(); err != nil {
+		t.Fatalf("make: %v\n%s", err, out)
+	}
+	a := record("clean1", clean)
+	b := record("clean2", clean)
+	if out, code := diffRun(t, a, b); code != 0 {
+		t.Errorf("a clean build twice: exit %d\n%s", code, out)
+	}
+	upToDate := record("uptodate", "make -s -j4 -C "+src)
+	later := time.Now().Add(2 * time.Second)
+	if err := os.Chtimes(filepath.Join(src, "b.c"), later, later); err != nil {
+		t.Fatal(err)
+	}
+	changed := record("changed", "make -s -j4 -C "+src)
+	out, code := diffRun(t, "--format", "json", upToDate, changed)
+	if code != 1 {
+		t.Fatalf("after b.c changed: exit %d\n%s", code, out)
+	}
+	var rep struct {
+		Differences []diffEntry `json:"differences"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	compile, link := false, false
+	for _, e := range rep.Differences {
+		chain := strings.Join(e.Chain, " > ")
+		if e.Change != "new" {
+			t.Errorf("%s %s %s: only new behaviour expected", e.Change, e.Kind, e.What)
+		}
+		switch {
+		case strings.Contains(chain, "cc -c -o b.o b.c"):
+			compile = compile || e.Kind == "exec" && strings.Contains(e.What, "b.c")
+		case strings.Contains(chain, "cc -o prog main.o a.o b.o"):
+			link = link || e.Kind == "exec" && strings.Contains(e.What, "prog")
+		default:
+			t.Errorf("%s %s %s by %s: neither the compile of b.c nor the link", e.Change, e.Kind, e.What, chain)
+		}
+		if strings.Contains(e.What, "a.c") || strings.Contains(e.What, "main.c") {
+			t.Errorf("%s %s: another file's compile", e.Kind, e.What)
+		}
+	}
+	if !compile || !link {
+		t.Errorf("compile of b.c %v, link %v, in %d differences", compile, link, len(rep.Differences))
+	}
+}
