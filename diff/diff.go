@@ -143,8 +143,9 @@ func (ig *Ignore) exe(e string) bool  { return ig != nil && e != "" && match(ig.
 // showed it.
 type Fact struct {
 	Kind string
-	// Container is the normalised command of the container's init, ""
-	// on the host.
+	// Container is the container the fact happened in: "#N of CLIENT"
+	// for the Nth container a client (docker run, docker build) started,
+	// else the normalised command of its init; "" on the host.
 	Container string
 	// What is the normalised behaviour (the key it is compared by).
 	What string
@@ -218,19 +219,28 @@ func Facts(a *analyze.Analysis, scope map[*analyze.Process]bool, ig *Ignore) []*
 		byKey[f.key()] = f
 		return f
 	}
+	started := map[*analyze.Process]int{}
 	for _, c := range a.Containers {
 		if scope != nil && (c.Init == nil || !scope[c.Init]) {
 			continue
 		}
-		key := "(init unknown)"
+		cmdline := "(init unknown)"
 		if c.Init != nil {
-			key = Normalize(command(c.Init))
+			cmdline = Normalize(command(c.Init))
+		}
+		// A container is known by the client that started it and its
+		// place among that client's containers (a build's RUN steps keep
+		// their place when their command changes), else by its command.
+		key := cmdline
+		if l := c.StartedBy; l != nil {
+			started[l.Process]++
+			key = fmt.Sprintf("#%d of %s", started[l.Process], Normalize(command(l.Process)))
 		}
 		for _, p := range c.Processes {
 			ctr[p] = key
 		}
 		if c.Init != nil && !ig.exe(c.Init.Exe) {
-			add(KindContainer, "", key, c.Init)
+			add(KindContainer, key, cmdline, c.Init)
 		}
 	}
 	for _, p := range a.Processes {

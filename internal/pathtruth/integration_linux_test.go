@@ -3,6 +3,7 @@
 package pathtruth
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -598,3 +599,93 @@ func keepReport(t *testing.T, capFile, name string, selection ...string) {
 
 // maxReport bounds a recording kept in testdata/reports.
 const maxReport = 400 << 10
+
+// TestIntegrationDiffDockerBuild records the same `docker build --no-cache`
+// twice (ctrace diff finds nothing), then with its RUN step also writing a
+// file outside /app and running an extra program: the diff shows exactly
+// those, in the RUN step's container, with the chain that did them.
+func TestIntegrationDiffDockerBuild(t *testing.T) {
+	kerneltest.Lock(t)
+	image := requireDocker(t)
+	const tag = "ctrace-diff-build:test"
+	exec.Command("docker", "rmi", "-f", tag).Run()
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+	dir := t.TempDir()
+	ctx := filepath.Join(dir, "ctx")
+	os.MkdirAll(ctx, 0o755)
+	build := func(name, run string) string {
+		df := "FROM " + image + "\nRUN " + run + "\n"
+		if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, name+".ctr")
+		recordCommand(t, "", []string{"DOCKER_BUILDKIT=0"}, "record", "--force", "-o", out, "--", "docker", "build", "--no-cache", "-q", "-t", tag, ctx)
+		return out
+	}
+	const step = "mkdir -p /app && echo v1 > /app/version.txt && cp /app/version.txt /app/copy.txt"
+	a := build("a", step)
+	b := build("b", step)
+	diff := func(args ...string) (string, int) {
+		cmd := exec.Command(ctraceBin, append([]string{"diff"}, args...)...)
+		out, err := cmd.Output()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code == 2 {
+			t.Fatalf("diff: %s", err.(*exec.ExitError).Stderr)
+		}
+		return string(out), code
+	}
+	if out, code := diff(a, b); code != 0 {
+		t.Errorf("the same build twice: exit %d\n%s", code, out)
+	}
+	// busybox's sh runs some applets in its own process: the extra program
+	// is run by its path, which it must exec.
+	extra := step + " && echo x > /etc/extra.conf && /bin/busybox md5sum /app/copy.txt > /dev/null"
+	c := build("c", extra)
+	out, code := diff("--format", "json", a, c)
+	if code != 1 {
+		t.Fatalf("variant: exit %d\n%s", code, out)
+	}
+	var rep struct {
+		Differences []struct {
+			Change    string   `json:"change"`
+			Kind      string   `json:"kind"`
+			Container *string  `json:"container"`
+			What      string   `json:"what"`
+			Chain     []string `json:"chain"`
+		} `json:"differences"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	file, prog := false, false
+	for _, e := range rep.Differences {
+		chain := strings.Join(e.Chain, " > ")
+		runStep := strings.HasSuffix(e.What, "/bin/sh -c '"+step+"'") || strings.HasSuffix(e.What, "/bin/sh -c '"+extra+"'")
+		switch {
+		case (e.Kind == "container" || e.Kind == "exec") && runStep:
+			// The RUN step's command itself changed: the same step (#1 of
+			// the build), another command.
+		case e.Kind == "file" && e.What == "create /etc/extra.conf" && e.Change == "new":
+			file = true
+		case e.Kind == "exec" && e.What == "/bin/busybox /bin/busybox md5sum /app/copy.txt" && e.Change == "new":
+			prog = true
+		default:
+			t.Errorf("%s %s %s: not what the variant added", e.Change, e.Kind, e.What)
+		}
+		container := ""
+		if e.Container != nil {
+			container = *e.Container
+		}
+		if !strings.HasPrefix(container, "#1 of docker build") || !strings.Contains(chain, "runc init") {
+			t.Errorf("%s %s: container %q, chain %s", e.Kind, e.What, container, chain)
+		}
+	}
+	if !file || !prog {
+		t.Errorf("the extra file (%v) or program (%v) not found:\n%s", file, prog, out)
+	}
+}
