@@ -28,7 +28,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		HideHelpCommand: true,
-		Commands:        []*cli.Command{recordCommand(), infoCommand(), importCommand(), dumpCommand(), analyzeCommand(), timelineCommand(), reportCommand(), diffCommand(), extractCommand()},
+		Commands:        []*cli.Command{recordCommand(), infoCommand(), importCommand(), dumpCommand(), analyzeCommand(), timelineCommand(), reportCommand(), diffCommand(), exportCommand(), extractCommand()},
 		ExitErrHandler:  func(*cli.Context, error) {},
 	}
 }
