@@ -389,4 +389,3 @@ func connectionRows(a *analyze.Analysis, b rowBase) rows[Connection] {
 		return flush()
 	}
 }
-

@@ -182,7 +182,9 @@ func TestDuckDBReadsExport(t *testing.T) {
 				}
 				return fmt.Sprintf("%s %s %q", r["host"], str(r["pid"]), argv)
 			}), docker)
-			check("app files", got(1, func(r map[string]any) string { return fmt.Sprintf("%s %s %s", r["host"], str(r["container"]), str(r["n"])) }), app)
+			check("app files", got(1, func(r map[string]any) string {
+				return fmt.Sprintf("%s %s %s", r["host"], str(r["container"]), str(r["n"]))
+			}), app)
 			check("per host", got(2, func(r map[string]any) string { return fmt.Sprintf("%s %s %s", r["host"], r["date"], str(r["n"])) }), perHost)
 			check("killed", got(3, func(r map[string]any) string {
 				return fmt.Sprintf("%s %s %s %s", r["host"], str(r["pid"]), str(r["signal"]), str(r["killed_by_pid"]))
