@@ -16,24 +16,7 @@ import (
 // line: "A" and an auditd log line, "P" and a proc datagram in hex, "S" or
 // "N" and a snapshot or note JSON.
 func fuzzLines(t testing.TB, c *tcap) string {
-	var b strings.Builder
-	for _, r := range c.recs {
-		switch r.Source {
-		case format.SourceAudit:
-			f, err := replay.DecodeAudit(r.Data, binary.LittleEndian)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b.WriteString("Atype=" + f.TypeName() + " msg=" + f.Text + "\n")
-		case format.SourceProc:
-			b.WriteString("P" + hex.EncodeToString(r.Data) + "\n")
-		case format.SourceSnapshot:
-			b.WriteString("S" + string(r.Data) + "\n")
-		case format.SourceNote:
-			b.WriteString("N" + string(r.Data) + "\n")
-		}
-	}
-	return b.String()
+	return recordLines(t, c.recs, binary.LittleEndian)
 }
 
 // recordLines is fuzzLines for records.

@@ -664,6 +664,16 @@ func count(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
+// ArgvText is a whole command line quoted as a shell would read it back
+// (ShellQuote of each argument), not shortened.
+func ArgvText(argv []string) string {
+	parts := make([]string, len(argv))
+	for i, a := range argv {
+		parts[i] = shellQuote(a)
+	}
+	return strings.Join(parts, " ")
+}
+
 // ShellQuote quotes s as the text report does: as a shell would read it
 // back, control bytes escaped.
 func ShellQuote(s string) string { return shellQuote(s) }

@@ -252,7 +252,7 @@ func Facts(a *analyze.Analysis, scope map[*analyze.Process]bool, ig *Ignore) []*
 			if x.Argv == nil || ig.exe(x.Exe) || (len(x.Argv) > 0 && ig.exe(x.Argv[0])) {
 				continue
 			}
-			f := add(KindExec, in, Normalize(x.Exe+" "+quote(x.Argv)), p)
+			f := add(KindExec, in, Normalize(x.Exe+" "+analyze.ArgvText(x.Argv)), p)
 			if e := end(p); e != "" && !slices.Contains(f.Ends, e) {
 				f.Ends = append(f.Ends, e)
 				slices.Sort(f.Ends)
@@ -295,17 +295,9 @@ func end(p *analyze.Process) string {
 
 func command(p *analyze.Process) string {
 	if len(p.Execs) > 0 && p.Execs[0].Argv != nil {
-		return quote(p.Execs[0].Argv)
+		return analyze.ArgvText(p.Execs[0].Argv)
 	}
-	return quote(p.Argv)
-}
-
-func quote(argv []string) string {
-	parts := make([]string, len(argv))
-	for i, s := range argv {
-		parts[i] = analyze.ShellQuote(s)
-	}
-	return strings.Join(parts, " ")
+	return analyze.ArgvText(p.Argv)
 }
 
 // Entry is one difference.

@@ -170,7 +170,7 @@ func build(a *analyze.Analysis, procs []*analyze.Process, containers []*analyze.
 	}
 	sum := a.NewFileSummary()
 	for _, p := range procs {
-		j := proc{PID: p.PID, Parent: -1, Start: ms(p.Start), End: ms(p.End), Cmd: argvText(p.Argv), Exe: p.Exe,
+		j := proc{PID: p.PID, Parent: -1, Start: ms(p.Start), End: ms(p.End), Cmd: analyze.ArgvText(p.Argv), Exe: p.Exe,
 			Exit: p.ExitCode, Ctr: -1, Cwd: p.Cwd, Threads: len(p.Threads), Pre: p.PreExisting, Vanish: p.Vanished,
 			Context: context[p], NFiles: len(p.Files)}
 		if j.Cmd == "" {
@@ -188,7 +188,7 @@ func build(a *analyze.Analysis, procs []*analyze.Process, containers []*analyze.
 			j.Ctr = i
 		}
 		for _, x := range p.Execs {
-			j.Execs = append(j.Execs, execMark{T: ms(x.Time), Argv: argvText(x.Argv)})
+			j.Execs = append(j.Execs, execMark{T: ms(x.Time), Argv: analyze.ArgvText(x.Argv)})
 		}
 		if p.Signal != nil {
 			j.Signal = analyze.SignalName(*p.Signal)
@@ -220,7 +220,7 @@ func build(a *analyze.Analysis, procs []*analyze.Process, containers []*analyze.
 			}
 		}
 		if l := k.StartedBy; l != nil {
-			j.StartedBy = fmt.Sprintf("%d %s", l.Process.PID, argvText(l.Process.Argv))
+			j.StartedBy = fmt.Sprintf("%d %s", l.Process.PID, analyze.ArgvText(l.Process.Argv))
 		}
 		d.Containers = append(d.Containers, j)
 	}
@@ -249,15 +249,6 @@ func paths(p *analyze.Process) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
-}
-
-// argvText is the command line, quoted as a shell would read it.
-func argvText(argv []string) string {
-	parts := make([]string, len(argv))
-	for i, s := range argv {
-		parts[i] = analyze.ShellQuote(s)
-	}
-	return strings.Join(parts, " ")
 }
 
 // Style returns the page's style sheet (for benchmarks that compare the

@@ -66,7 +66,7 @@ func TestHostileStringsStayText(t *testing.T) {
 	if err := json.Unmarshal([]byte(m[1]), &d); err != nil {
 		t.Fatal(err)
 	}
-	if len(d.Procs) != 2 || d.Procs[1].Cwd != hostile[2] || d.Procs[1].Cmd != argvText([]string{"sh", "-c", hostile[1]}) {
+	if len(d.Procs) != 2 || d.Procs[1].Cwd != hostile[2] || d.Procs[1].Cmd != analyze.ArgvText([]string{"sh", "-c", hostile[1]}) {
 		t.Errorf("data: %+v", d.Procs)
 	}
 	found := 0
@@ -174,9 +174,9 @@ func TestBrowserDockerRun(t *testing.T) {
 	const q = "/exec.txt"
 	found := 0
 	for _, p := range a.Processes {
-		hit := strings.Contains(argvText(p.Argv), q)
+		hit := strings.Contains(analyze.ArgvText(p.Argv), q)
 		for _, x := range p.Execs {
-			hit = hit || strings.Contains(argvText(x.Argv), q)
+			hit = hit || strings.Contains(analyze.ArgvText(x.Argv), q)
 		}
 		for _, f := range p.Files {
 			hit = hit || strings.Contains(f.Path, q) || strings.Contains(f.HostPath, q)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/ctrace/ctrace/analyze"
 	"github.com/ctrace/ctrace/replay"
@@ -68,15 +67,6 @@ func timeOrOpen(t int64) string {
 	return analyze.FormatTime(t)
 }
 
-// argvText is the whole command line, quoted as a shell would read it.
-func argvText(argv []string) string {
-	parts := make([]string, len(argv))
-	for i, a := range argv {
-		parts[i] = analyze.ShellQuote(a)
-	}
-	return strings.Join(parts, " ")
-}
-
 // details is the text of an event after its kind.
 func details(e *Event) string {
 	p := e.Process
@@ -96,7 +86,7 @@ func details(e *Event) string {
 			}
 			return "(program not recorded: proc connector only)"
 		}
-		return argvText(e.Exec.Argv)
+		return analyze.ArgvText(e.Exec.Argv)
 	case KindExit:
 		switch {
 		case p.Signal != nil:

@@ -8,7 +8,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/ctrace/ctrace/analyze"
 	"github.com/ctrace/ctrace/report"
 )
 
@@ -34,16 +33,9 @@ func reportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			a, err := analyze.AnalyzeFileWith(c.Args().First(), readOptions())
+			a, sel, err := analyzeSelected(c, "report", s)
 			if err != nil {
 				return err
-			}
-			for _, w := range a.Warnings() {
-				fmt.Fprintf(c.App.ErrWriter, "ctrace: warning: %s\n", w)
-			}
-			sel, err := a.Select(s)
-			if err != nil {
-				return fmt.Errorf("report: %w", err)
 			}
 			var b bytes.Buffer
 			if err := report.Write(&b, a, sel, report.Options{Selection: s.Text(), Source: filepath.Base(c.Args().First())}); err != nil {

@@ -46,16 +46,9 @@ func timelineCommand() *cli.Command {
 					return fmt.Errorf("timeline: --%s: %w", f, err)
 				}
 			}
-			a, err := analyze.AnalyzeFileWith(c.Args().First(), readOptions())
+			a, sel, err := analyzeSelected(c, "timeline", s)
 			if err != nil {
 				return err
-			}
-			for _, w := range a.Warnings() {
-				fmt.Fprintf(c.App.ErrWriter, "ctrace: warning: %s\n", w)
-			}
-			sel, err := a.Select(s)
-			if err != nil {
-				return fmt.Errorf("timeline: %w", err)
 			}
 			var win timeline.Window
 			win.Since, _ = analyze.ParseTime(c.String("since"), a.Capture.Start)

@@ -44,3 +44,20 @@ func readOptions() analyze.ReadOptions {
 	}
 	return o
 }
+
+// analyzeSelected analyzes the command's capture (its one argument),
+// prints the analysis's warnings, and applies the selection.
+func analyzeSelected(c *cli.Context, cmd string, s analyze.Selection) (*analyze.Analysis, *analyze.Selected, error) {
+	a, err := analyze.AnalyzeFileWith(c.Args().First(), readOptions())
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, w := range a.Warnings() {
+		fmt.Fprintf(c.App.ErrWriter, "ctrace: warning: %s\n", w)
+	}
+	sel, err := a.Select(s)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", cmd, err)
+	}
+	return a, sel, nil
+}
