@@ -241,6 +241,18 @@ func writeTable[T any](open func(string) (string, error), table, formatName stri
 	return nil
 }
 
+// collect makes a table's rows from a function that adds them one by one:
+// they are handed on in batches.
+func collect[T any](each func(add func(T) error) error) rows[T] {
+	return func(yield func([]T) error) error {
+		add, flush := batcher(yield)
+		if err := each(add); err != nil {
+			return err
+		}
+		return flush()
+	}
+}
+
 // batcher collects rows and hands them on in batches.
 func batcher[T any](yield func([]T) error) (add func(T) error, flush func() error) {
 	buf := make([]T, 0, rowBatch)
@@ -287,8 +299,7 @@ func argv(a []string) []string {
 }
 
 func processRows(a *analyze.Analysis, b rowBase) rows[Process] {
-	return func(yield func([]Process) error) error {
-		add, flush := batcher(yield)
+	return collect(func(add func(Process) error) error {
 		for _, p := range a.Processes {
 			r := Process{Host: b.host, BootID: b.boot, Capture: b.capture, ID: int64(p.ID), PID: int64(p.PID),
 				Start: ts(p.Start), End: ts(p.End), Exe: p.Exe, Argv: argv(p.Argv), Cwd: p.Cwd,
@@ -309,13 +320,12 @@ func processRows(a *analyze.Analysis, b rowBase) rows[Process] {
 				return err
 			}
 		}
-		return flush()
-	}
+		return nil
+	})
 }
 
 func execRows(a *analyze.Analysis, b rowBase) rows[Exec] {
-	return func(yield func([]Exec) error) error {
-		add, flush := batcher(yield)
+	return collect(func(add func(Exec) error) error {
 		for _, p := range a.Processes {
 			for _, x := range p.Execs {
 				r := Exec{Host: b.host, BootID: b.boot, Capture: b.capture, ProcessID: int64(p.ID), PID: int64(p.PID),
@@ -328,13 +338,12 @@ func execRows(a *analyze.Analysis, b rowBase) rows[Exec] {
 				}
 			}
 		}
-		return flush()
-	}
+		return nil
+	})
 }
 
 func fileRows(a *analyze.Analysis, b rowBase) rows[File] {
-	return func(yield func([]File) error) error {
-		add, flush := batcher(yield)
+	return collect(func(add func(File) error) error {
 		for _, p := range a.Processes {
 			for i := range p.Files {
 				f := &p.Files[i]
@@ -345,13 +354,12 @@ func fileRows(a *analyze.Analysis, b rowBase) rows[File] {
 				}
 			}
 		}
-		return flush()
-	}
+		return nil
+	})
 }
 
 func containerRows(a *analyze.Analysis, b rowBase) rows[Container] {
-	return func(yield func([]Container) error) error {
-		add, flush := batcher(yield)
+	return collect(func(add func(Container) error) error {
 		for _, c := range a.Containers {
 			r := Container{Host: b.host, BootID: b.boot, Capture: b.capture, ID: c.ID, Runtime: c.Runtime, Rootfs: c.Rootfs,
 				Start: ts(c.Start), End: ts(c.End), ExitCode: optInt(c.ExitCode), PreExisting: c.PreExisting}
@@ -365,13 +373,12 @@ func containerRows(a *analyze.Analysis, b rowBase) rows[Container] {
 				return err
 			}
 		}
-		return flush()
-	}
+		return nil
+	})
 }
 
 func connectionRows(a *analyze.Analysis, b rowBase) rows[Connection] {
-	return func(yield func([]Connection) error) error {
-		add, flush := batcher(yield)
+	return collect(func(add func(Connection) error) error {
 		for _, p := range a.Processes {
 			for i := range p.Connections {
 				c := &p.Connections[i]
@@ -386,6 +393,6 @@ func connectionRows(a *analyze.Analysis, b rowBase) rows[Connection] {
 				}
 			}
 		}
-		return flush()
-	}
+		return nil
+	})
 }
