@@ -139,3 +139,25 @@ func TestSummaryDockerBuild(t *testing.T) {
 		}
 	}
 }
+
+// TestControlBytesInPaths: a path with a newline or an escape sequence
+// stays on its line in every text listing.
+func TestControlBytesInPaths(t *testing.T) {
+	code := 0
+	p := &Process{ID: 1, PID: 7, Start: 1e9, End: 2e9, ExitCode: &code, Argv: []string{"evil"}}
+	for i, name := range []string{"/tmp/a\nfake: create", "/tmp/b\x1b[2J", "/tmp/c\rover"} {
+		p.Files = append(p.Files, FileOp{Op: OpCreate, Path: name, Time: 1.1e9 + int64(i)})
+	}
+	a := &Analysis{Processes: []*Process{p}, Containers: []*Container{}}
+	for _, mode := range []string{FilesAll, FilesSummary} {
+		out := report(t, a, Options{Files: mode})
+		if strings.Contains(out, "\nfake: create") || strings.ContainsAny(out, "\x1b\r") {
+			t.Errorf("--files %s: a control byte reached the report:\n%q", mode, out)
+		}
+		for _, want := range []string{`/tmp/a\x0afake: create: create`, `/tmp/b\x1b[2J: create`, `/tmp/c\x0dover: create`} {
+			if !strings.Contains(out, want) {
+				t.Errorf("--files %s: no %q in\n%s", mode, want, out)
+			}
+		}
+	}
+}

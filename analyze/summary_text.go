@@ -204,7 +204,7 @@ func (v *textView) foldDirs(entries []*fileEntry) []string {
 		if !strings.HasSuffix(dir, "/") {
 			dir += "/"
 		}
-		lines = append(lines, fmt.Sprintf("  %s  %s: %s", dir, count(len(g), "file", "files"), strings.Join(kindsOf(g), ", ")))
+		lines = append(lines, fmt.Sprintf("  %s  %s: %s", escapeControl(dir), count(len(g), "file", "files"), strings.Join(kindsOf(g), ", ")))
 		v.folded.files += len(g)
 		v.folded.lines++
 	}

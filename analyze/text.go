@@ -471,16 +471,16 @@ func fileEntries(p *Process) []*fileEntry {
 	var order []*entry
 	byPath := map[string]*entry{}
 	for _, f := range p.Files {
-		key := f.Path
+		key := escapeControl(f.Path)
 		switch {
 		case f.Path == "":
 			key = fmt.Sprintf("fd %d (unresolved: the descriptor's file is not known)", f.FD)
 		case f.Unresolved:
-			key = f.Path + " (" + unresolvedNote(&f) + ")"
+			key = escapeControl(f.Path) + " (" + unresolvedNote(&f) + ")"
 		case f.HostView:
-			key = f.Path + " (host path, before entering)"
+			key = escapeControl(f.Path) + " (host path, before entering)"
 		case f.HostPath != "" && f.HostPath != f.Path && p.Container == nil:
-			key = f.Path + " (host " + f.HostPath + ")"
+			key = escapeControl(f.Path) + " (host " + escapeControl(f.HostPath) + ")"
 		}
 		e := byPath[key]
 		if e == nil {
@@ -496,15 +496,15 @@ func fileEntries(p *Process) []*fileEntry {
 		op := f.Op
 		switch {
 		case f.Op == OpRenameTo && f.From != "":
-			op += " (from " + f.From
+			op += " (from " + escapeControl(f.From)
 			if f.Replaced {
 				op += ", replacing a file"
 			}
 			op += ")"
 		case f.Op == OpRenameFrom && f.To != "":
-			op += " (to " + f.To + ")"
+			op += " (to " + escapeControl(f.To) + ")"
 		case (f.Op == OpLink || f.Op == OpSymlink) && f.Target != "":
-			op += " (to " + f.Target + ")"
+			op += " (to " + escapeControl(f.Target) + ")"
 		case openOps[f.Op] && f.ClosedBy == "":
 			op += " (open at the end)"
 		case f.Op == OpChmod && f.HasMode:
@@ -662,6 +662,24 @@ func count(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// escapeControl writes a path's control bytes as \xNN so that a hostile
+// name cannot break a report's line; every other byte is kept (paths are
+// not quoted in the text report).
+func escapeControl(p string) string {
+	if strings.IndexFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }) < 0 {
+		return p
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c < 0x20 || c == 0x7f {
+			fmt.Fprintf(&b, "\\x%02x", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // ArgvText is a whole command line quoted as a shell would read it back
