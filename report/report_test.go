@@ -13,6 +13,7 @@ import (
 
 	"github.com/ctrace/ctrace/analyze"
 	"github.com/ctrace/ctrace/internal/testbin"
+	"github.com/ctrace/ctrace/replay"
 )
 
 // hostile are strings a recorded program can choose: they must stay text.
@@ -289,5 +290,23 @@ func TestBrowserBuilds(t *testing.T) {
 		if !strings.Contains(dom, `data-ready="1"`) || !regexp.MustCompile(`<span id="search-count">[1-9][0-9]* process`).MatchString(dom) {
 			t.Errorf("%s: the page did not render, or the search found nothing", name)
 		}
+	}
+}
+
+// TestBrowserLossWarning: a capture that lost events says so at the top of
+// the page, and its serial gaps are marked on the time axis.
+func TestBrowserLossWarning(t *testing.T) {
+	a := hostileAnalysis()
+	a.Capture.Lost, a.Capture.Losses.AuditSerialGaps = 10, 10
+	a.Capture.SerialGaps = []replay.SerialGap{{First: 100, Last: 109, After: "1970-01-01T00:00:01.100Z", Until: "1970-01-01T00:00:01.200Z"}}
+	dom, console := chromium(t, writePage(t, a, nil), "", "losses.png")
+	if errs := consoleErrors(console); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+	if !strings.Contains(dom, `<div id="warning">10 events were lost: processes or files may be missing.</div>`) {
+		t.Errorf("no visible loss warning in the page")
+	}
+	if !strings.Contains(dom, `class="mark loss" title="audit serials 100 to 109 missing"`) {
+		t.Errorf("no loss mark on the axis")
 	}
 }
