@@ -33,6 +33,14 @@ const maxArgvText = 72
 // Every file is listed (see Write and Options.Files for the summary).
 func (a *Analysis) WriteText(w io.Writer, pid int) error { return a.writeText(w, pid, FilesAll) }
 
+// WriteTextHeader writes the text report's header alone (host, capture,
+// time, losses, state, command, counts).
+func (a *Analysis) WriteTextHeader(w io.Writer) error {
+	tw := &textWriter{w: w}
+	a.textHeader(tw, 0)
+	return tw.err
+}
+
 func (a *Analysis) writeText(w io.Writer, pid int, files string) error {
 	tw := &textWriter{w: w}
 	a.textHeader(tw, pid)

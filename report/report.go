@@ -148,8 +148,8 @@ func build(a *analyze.Analysis, procs []*analyze.Process, containers []*analyze.
 		return &v
 	}
 	var head bytes.Buffer
-	a.WriteText(&head, 0) // the header lines come first; cut at the first blank line
-	header := strings.Split(strings.SplitN(head.String(), "\n\n", 2)[0], "\n")
+	a.WriteTextHeader(&head)
+	header := strings.Split(strings.TrimSuffix(head.String(), "\n"), "\n")
 	d := &data{
 		Capture: capture{Source: o.Source, Header: header, Start: analyze.FormatTime(c.Start),
 			DurationMS: float64(max(c.End-c.Start, 0)) / 1e6, Lost: c.Lost, Truncated: c.Truncated,

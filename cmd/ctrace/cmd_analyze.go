@@ -67,9 +67,6 @@ func runAnalyze(path string, o analyze.Options, output string, stdout, stderr io
 	for _, w := range a.Warnings() {
 		fmt.Fprintf(stderr, "ctrace: warning: %s\n", w)
 	}
-	if _, err := a.Select(analyze.Selection{PID: o.PID, Container: o.Container, Paths: o.Paths, Exes: o.Exes}); err != nil {
-		return err
-	}
 	var b bytes.Buffer
 	if err := a.Write(&b, o); err != nil {
 		return err
