@@ -607,8 +607,38 @@ func TestIntegrationSignalsAndUsers(t *testing.T) {
 	}
 	analyzeJSON(t, out, &rep)
 	shell := rep.Capture.CommandPID
+	// Only the job counts: the recording is of the whole machine.
+	var parent struct {
+		Processes []struct {
+			ID       int  `json:"id"`
+			PID      int  `json:"pid"`
+			ParentID *int `json:"parent_id"`
+		} `json:"processes"`
+	}
+	analyzeJSON(t, out, &parent)
+	up, jobRoot := map[int]int{}, 0
+	for _, p := range parent.Processes {
+		if p.ParentID != nil {
+			up[p.ID] = *p.ParentID
+		}
+		if p.PID == shell && jobRoot == 0 {
+			jobRoot = p.ID
+		}
+	}
+	inJob := func(id int) bool {
+		for n := 0; n < 1000 && id != 0; n++ {
+			if id == jobRoot {
+				return true
+			}
+			id = up[id]
+		}
+		return false
+	}
 	var killed []int
 	for _, p := range rep.Processes {
+		if !inJob(p.ID) {
+			continue
+		}
 		if p.PID == shell {
 			var sent []int
 			for _, s := range p.Signals {
