@@ -33,11 +33,24 @@ const (
 // Tables.
 var Tables = []string{"processes", "execs", "files", "containers", "connections"}
 
+// Origin is where a row comes from: the host, its boot and the capture
+// (its file id). Every row starts with it.
+type Origin struct {
+	Host    string `parquet:"host" json:"host"`
+	BootID  string `parquet:"boot_id" json:"boot_id"`
+	Capture string `parquet:"capture" json:"capture"`
+}
+
+// Actor is the process a fact belongs to: its id in the capture and its
+// pid.
+type Actor struct {
+	ProcessID int64 `parquet:"process_id" json:"process_id"`
+	PID       int64 `parquet:"pid" json:"pid"`
+}
+
 // Process is a row of the processes table.
 type Process struct {
-	Host        string     `parquet:"host" json:"host"`
-	BootID      string     `parquet:"boot_id" json:"boot_id"`
-	Capture     string     `parquet:"capture" json:"capture"`
+	Origin
 	ID          int64      `parquet:"id" json:"id"`
 	PID         int64      `parquet:"pid" json:"pid"`
 	PPID        *int64     `parquet:"ppid,optional" json:"ppid"`
@@ -60,11 +73,8 @@ type Process struct {
 
 // Exec is a row of the execs table.
 type Exec struct {
-	Host      string     `parquet:"host" json:"host"`
-	BootID    string     `parquet:"boot_id" json:"boot_id"`
-	Capture   string     `parquet:"capture" json:"capture"`
-	ProcessID int64      `parquet:"process_id" json:"process_id"`
-	PID       int64      `parquet:"pid" json:"pid"`
+	Origin
+	Actor
 	Time      *time.Time `parquet:"time,optional,timestamp(nanosecond)" json:"time"`
 	Exe       string     `parquet:"exe" json:"exe"`
 	Argv      []string   `parquet:"argv,list" json:"argv"`
@@ -75,11 +85,8 @@ type Exec struct {
 
 // File is a row of the files table.
 type File struct {
-	Host       string     `parquet:"host" json:"host"`
-	BootID     string     `parquet:"boot_id" json:"boot_id"`
-	Capture    string     `parquet:"capture" json:"capture"`
-	ProcessID  int64      `parquet:"process_id" json:"process_id"`
-	PID        int64      `parquet:"pid" json:"pid"`
+	Origin
+	Actor
 	Time       *time.Time `parquet:"time,optional,timestamp(nanosecond)" json:"time"`
 	Operation  string     `parquet:"operation" json:"operation"`
 	Path       string     `parquet:"path" json:"path"`
@@ -90,9 +97,7 @@ type File struct {
 
 // Container is a row of the containers table.
 type Container struct {
-	Host         string     `parquet:"host" json:"host"`
-	BootID       string     `parquet:"boot_id" json:"boot_id"`
-	Capture      string     `parquet:"capture" json:"capture"`
+	Origin
 	ID           string     `parquet:"id" json:"id"`
 	Runtime      string     `parquet:"runtime" json:"runtime"`
 	Rootfs       string     `parquet:"rootfs" json:"rootfs"`
@@ -106,11 +111,8 @@ type Container struct {
 
 // Connection is a row of the connections table.
 type Connection struct {
-	Host      string     `parquet:"host" json:"host"`
-	BootID    string     `parquet:"boot_id" json:"boot_id"`
-	Capture   string     `parquet:"capture" json:"capture"`
-	ProcessID int64      `parquet:"process_id" json:"process_id"`
-	PID       int64      `parquet:"pid" json:"pid"`
+	Origin
+	Actor
 	Time      *time.Time `parquet:"time,optional,timestamp(nanosecond)" json:"time"`
 	Operation string     `parquet:"operation" json:"operation"`
 	Family    string     `parquet:"family" json:"family"`
@@ -166,7 +168,7 @@ func Write(dir, formatName, captureID string, a *analyze.Analysis) (*Result, err
 		res.Files = append(res.Files, p)
 		return p, nil
 	}
-	base := rowBase{host: c.Host, boot: c.BootID, capture: captureID}
+	base := Origin{Host: c.Host, BootID: c.BootID, Capture: captureID}
 	var err error
 	if err = writeTable(open, "processes", formatName, res, processRows(a, base)); err != nil {
 		return nil, err
@@ -185,8 +187,6 @@ func Write(dir, formatName, captureID string, a *analyze.Analysis) (*Result, err
 	}
 	return res, nil
 }
-
-type rowBase struct{ host, boot, capture string }
 
 // rows yields a table's rows in batches.
 type rows[T any] func(yield func([]T) error) error
@@ -298,10 +298,10 @@ func argv(a []string) []string {
 	return a
 }
 
-func processRows(a *analyze.Analysis, b rowBase) rows[Process] {
+func processRows(a *analyze.Analysis, b Origin) rows[Process] {
 	return collect(func(add func(Process) error) error {
 		for _, p := range a.Processes {
-			r := Process{Host: b.host, BootID: b.boot, Capture: b.capture, ID: int64(p.ID), PID: int64(p.PID),
+			r := Process{Origin: b, ID: int64(p.ID), PID: int64(p.PID),
 				Start: ts(p.Start), End: ts(p.End), Exe: p.Exe, Argv: argv(p.Argv), Cwd: p.Cwd,
 				ExitCode: optInt(p.ExitCode), Signal: optInt(p.Signal), Container: p.Container, PreExisting: p.PreExisting}
 			if p.PPID != 0 {
@@ -324,11 +324,11 @@ func processRows(a *analyze.Analysis, b rowBase) rows[Process] {
 	})
 }
 
-func execRows(a *analyze.Analysis, b rowBase) rows[Exec] {
+func execRows(a *analyze.Analysis, b Origin) rows[Exec] {
 	return collect(func(add func(Exec) error) error {
 		for _, p := range a.Processes {
 			for _, x := range p.Execs {
-				r := Exec{Host: b.host, BootID: b.boot, Capture: b.capture, ProcessID: int64(p.ID), PID: int64(p.PID),
+				r := Exec{Origin: b, Actor: Actor{ProcessID: int64(p.ID), PID: int64(p.PID)},
 					Time: ts(x.Time), Exe: x.Exe, Argv: argv(x.Argv), Container: p.Container}
 				if id := x.Identity; id != nil {
 					r.UID, r.EUID = &id.UID, &id.EUID
@@ -342,12 +342,12 @@ func execRows(a *analyze.Analysis, b rowBase) rows[Exec] {
 	})
 }
 
-func fileRows(a *analyze.Analysis, b rowBase) rows[File] {
+func fileRows(a *analyze.Analysis, b Origin) rows[File] {
 	return collect(func(add func(File) error) error {
 		for _, p := range a.Processes {
 			for i := range p.Files {
 				f := &p.Files[i]
-				if err := add(File{Host: b.host, BootID: b.boot, Capture: b.capture, ProcessID: int64(p.ID), PID: int64(p.PID),
+				if err := add(File{Origin: b, Actor: Actor{ProcessID: int64(p.ID), PID: int64(p.PID)},
 					Time: ts(f.Time), Operation: f.Op, Path: f.Path, HostPath: f.HostPath, Unresolved: f.Unresolved,
 					Container: p.Container}); err != nil {
 					return err
@@ -358,10 +358,10 @@ func fileRows(a *analyze.Analysis, b rowBase) rows[File] {
 	})
 }
 
-func containerRows(a *analyze.Analysis, b rowBase) rows[Container] {
+func containerRows(a *analyze.Analysis, b Origin) rows[Container] {
 	return collect(func(add func(Container) error) error {
 		for _, c := range a.Containers {
-			r := Container{Host: b.host, BootID: b.boot, Capture: b.capture, ID: c.ID, Runtime: c.Runtime, Rootfs: c.Rootfs,
+			r := Container{Origin: b, ID: c.ID, Runtime: c.Runtime, Rootfs: c.Rootfs,
 				Start: ts(c.Start), End: ts(c.End), ExitCode: optInt(c.ExitCode), PreExisting: c.PreExisting}
 			if c.Init != nil {
 				r.InitPID = i64(c.Init.PID)
@@ -377,12 +377,12 @@ func containerRows(a *analyze.Analysis, b rowBase) rows[Container] {
 	})
 }
 
-func connectionRows(a *analyze.Analysis, b rowBase) rows[Connection] {
+func connectionRows(a *analyze.Analysis, b Origin) rows[Connection] {
 	return collect(func(add func(Connection) error) error {
 		for _, p := range a.Processes {
 			for i := range p.Connections {
 				c := &p.Connections[i]
-				r := Connection{Host: b.host, BootID: b.boot, Capture: b.capture, ProcessID: int64(p.ID), PID: int64(p.PID),
+				r := Connection{Origin: b, Actor: Actor{ProcessID: int64(p.ID), PID: int64(p.PID)},
 					Time: ts(c.Time), Operation: c.Op, Family: c.Family, Address: c.Address, Path: c.Path, Result: c.Result,
 					Container: p.Container}
 				if (c.Family == "inet" || c.Family == "inet6") && c.Address != "" {
