@@ -208,10 +208,13 @@ var syscallKinds = map[string]syscallKind{
 	"memfd_create": scMemfd, "pipe": scPipe, "pipe2": scPipe,
 }
 
-// signalNames names the common signals (the same numbers on x86, arm and
-// most other architectures) for the text report.
+// signalNames names the signals 1 to 31 (the generic numbering: x86, arm
+// and arm64) for the reports; signals sent (signals_sent) include the job
+// control ones (SIGSTOP, SIGCONT) that tracers and shells send.
 var signalNames = map[int]string{
 	1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT",
 	7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 12: "SIGUSR2",
-	13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM", 24: "SIGXCPU", 25: "SIGXFSZ", 31: "SIGSYS",
+	13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM", 16: "SIGSTKFLT", 17: "SIGCHLD", 18: "SIGCONT",
+	19: "SIGSTOP", 20: "SIGTSTP", 21: "SIGTTIN", 22: "SIGTTOU", 23: "SIGURG", 24: "SIGXCPU",
+	25: "SIGXFSZ", 26: "SIGVTALRM", 27: "SIGPROF", 28: "SIGWINCH", 29: "SIGIO", 30: "SIGPWR", 31: "SIGSYS",
 }
