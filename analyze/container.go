@@ -110,7 +110,7 @@ func (c *Container) sortTime() int64 {
 	}
 	var t int64
 	for _, p := range c.Processes {
-		if st := p.sortTime(); st != 0 && (t == 0 || st < t) {
+		if st := p.SortTime(); st != 0 && (t == 0 || st < t) {
 			t = st
 		}
 	}

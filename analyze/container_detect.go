@@ -148,7 +148,7 @@ func (d *detector) entry(p *Process) entry {
 		e = entry{ok: true, t: cp.events[0].t}
 	}
 	if q := p.Parent; q != nil {
-		at := p.sortTime()
+		at := p.SortTime()
 		inherited := false
 		if qe := d.entry(q); qe.ok && (at == 0 || qe.t <= at) {
 			inherited = true
@@ -257,14 +257,14 @@ func (d *detector) assign(p *Process) *Container {
 // its root.
 func (d *detector) beforeRoot(parent, child *Process) bool {
 	e := d.b.ctr.get(parent).rootEvent()
-	at := child.sortTime()
+	at := child.SortTime()
 	return e != nil && at != 0 && at < e.t
 }
 
 // container returns the container of id that p (with its role) belongs to,
 // creating it when needed.
 func (d *detector) container(id string, p *Process, role containerRole) *Container {
-	at := p.sortTime()
+	at := p.SortTime()
 	var cb *cbuild
 	cands := d.byID[id]
 	for i := len(cands) - 1; i >= 0; i-- {
@@ -380,7 +380,7 @@ func (d *detector) lookup(id string, p *Process) *Container {
 	if c := d.above[p]; c != nil && c.ID == id {
 		return c
 	}
-	at := p.sortTime()
+	at := p.SortTime()
 	c := cands[0].c
 	for _, cb := range cands[1:] {
 		if at == 0 || cb.c.sortTime() <= at {

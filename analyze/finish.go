@@ -35,10 +35,6 @@ func (b *builder) finish() {
 	}
 }
 
-// sortTime is a process's place in time: its start, or when it was first
-// seen if its creation was not.
-func (p *Process) sortTime() int64 { return p.SortTime() }
-
 // SortTime is the process's place in time in the model's order: its start,
 // or when it was first seen if its creation was not.
 func (p *Process) SortTime() int64 {
@@ -51,7 +47,7 @@ func (p *Process) SortTime() int64 {
 // compareProcesses orders processes by start (or first seen), then pid, then
 // creation order.
 func compareProcesses(a, b *Process) int {
-	if c := cmp.Compare(a.sortTime(), b.sortTime()); c != 0 {
+	if c := cmp.Compare(a.SortTime(), b.SortTime()); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.PID, b.PID); c != 0 {
@@ -250,13 +246,13 @@ func (b *builder) linkParents() {
 // alive when child began: the latest one started by then and not ended
 // before.
 func parentAt(cands []*Process, child *Process) *Process {
-	at := child.sortTime()
+	at := child.SortTime()
 	for i := len(cands) - 1; i >= 0; i-- {
 		q := cands[i]
 		if q == child {
 			continue
 		}
-		if at != 0 && q.sortTime() > at+auditSlack {
+		if at != 0 && q.SortTime() > at+auditSlack {
 			continue
 		}
 		if at != 0 && q.End != 0 && q.End < at-auditSlack {

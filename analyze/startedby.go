@@ -192,7 +192,7 @@ func candidates(clients map[*Process]*clientCall, t int64, subs ...string) []lau
 		if !slices.Contains(subs, call.sub) {
 			continue
 		}
-		start := q.sortTime()
+		start := q.SortTime()
 		if start == 0 || start > t || (q.End != 0 && q.End < t-auditSlack) {
 			continue
 		}
@@ -305,7 +305,7 @@ func linkLaunchers(procs []*Process, containers []*Container) {
 			targets = append(targets, tg)
 		}
 		for _, s := range c.ExecSessions {
-			t := s.Process.sortTime()
+			t := s.Process.SortTime()
 			if t == 0 {
 				continue
 			}

@@ -165,7 +165,7 @@ func (x *extractor) createdNear(pid int, t int64) *analyze.Process {
 	var best *analyze.Process
 	var bestD int64
 	for _, c := range x.sel.byPID[pid] {
-		d := sortTime(c) - t
+		d := c.SortTime() - t
 		if d < -auditSlack || d > cloneWindow {
 			continue
 		}
@@ -257,7 +257,7 @@ func (x *extractor) inheritCwd(m *analyze.Model) {
 			if own, ok := firstOwn(c); ok {
 				needed := false
 				for _, g := range c.Children {
-					if x.sel.role(g) != roleNone && sortTime(g) <= own {
+					if x.sel.role(g) != roleNone && g.SortTime() <= own {
 						needed = true
 					}
 				}
@@ -265,7 +265,7 @@ func (x *extractor) inheritCwd(m *analyze.Model) {
 					continue
 				}
 			}
-			at := sortTime(c)
+			at := c.SortTime()
 			var best *cand
 			for i, e := range byPID[a.PID] {
 				if e.t > at || x.sel.at(a.PID, e.t, auditSlack) != a {

@@ -59,9 +59,6 @@ func (s *selection) inWindow(t int64) bool { return t >= s.since && t <= s.until
 
 func (s *selection) windowed() bool { return s.since != math.MinInt64 || s.until != math.MaxInt64 }
 
-// sortTime is the analyzer's (Process.SortTime).
-func sortTime(p *analyze.Process) int64 { return p.SortTime() }
-
 // ended reports whether p had ended (or vanished) by t.
 func ended(p *analyze.Process, t int64) bool {
 	return p.Vanished || (p.End != 0 && p.End <= t)
@@ -80,11 +77,11 @@ func (s *selection) at(pid int, t int64, slack int64) *analyze.Process {
 	}
 	i := -1
 	for j, c := range cands {
-		if st := sortTime(c); st == 0 || st <= t {
+		if st := c.SortTime(); st == 0 || st <= t {
 			i = j
 		}
 	}
-	if i+1 < len(cands) && sortTime(cands[i+1])-slack <= t && (i < 0 || ended(cands[i], t)) {
+	if i+1 < len(cands) && cands[i+1].SortTime()-slack <= t && (i < 0 || ended(cands[i], t)) {
 		return cands[i+1]
 	}
 	if i < 0 {
@@ -110,7 +107,7 @@ func (s *selection) snapshotOwner(pid int) *analyze.Process {
 
 // alive reports whether p's life meets the window.
 func (s *selection) alive(p *analyze.Process) bool {
-	start, end := sortTime(p), p.End
+	start, end := p.SortTime(), p.End
 	if start == 0 {
 		start = math.MinInt64
 	}
@@ -239,11 +236,11 @@ func (s *selection) choose(m *analyze.Model, o *Options, cmdPID int, leaderExits
 		var last int64
 		for _, c := range a.Children {
 			if r := s.roles[c]; r == roleSelected || r == roleAncestor {
-				last = max(last, sortTime(c))
+				last = max(last, c.SortTime())
 			}
 		}
 		for _, l := range leaderExits[a.PID] {
-			if l >= sortTime(a) && l < last {
+			if l >= a.SortTime() && l < last {
 				s.threads[a] = true
 			}
 		}
