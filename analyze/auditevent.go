@@ -23,9 +23,6 @@ const (
 	typeAnomAbend = replay.TypeAnomAbend
 )
 
-// standaloneType is replay.StandaloneType.
-func standaloneType(t uint16) bool { return replay.StandaloneType(t) }
-
 // auditEvent is the records sharing one "audit(SEC.MSEC:SERIAL)" stamp and
 // what the model reads from them. Each record is parsed on its own as it is
 // read (parseAuditPart, in parallel), then added to its event in arrival

@@ -243,7 +243,7 @@ func parseBatch(b *batch, ps *partParser) {
 		r := &b.recs[i]
 		p := &b.out[i]
 		pt := parseRecord(r, b.arena[r.start:r.end], ps, p)
-		if !p.event || standaloneType(pt.typ) {
+		if !p.event || replay.StandaloneType(pt.typ) {
 			continue
 		}
 		if cur == nil || cur.ev.ms != p.ms || cur.ev.serial != p.info.Serial {

@@ -420,7 +420,7 @@ func (tl *timeline) add(r *rawRecord, p *parsedRecord) {
 // serial) whatever the arrival order, as long as the event is not released.
 // An EOE record only marks an event as complete; events without one
 // (exit_group in older kernels, a capture cut short) are complete as well.
-// Records of the standalone types (standaloneType) are events of their own,
+// Records of the standalone types (replay.StandaloneType) are events of their own,
 // which the model does not read: they are left out.
 //
 // The workers have already put together each run of consecutive records of

@@ -64,7 +64,7 @@ func (x *extractor) record(rec format.Record, clock format.ClockPair) ([]byte, b
 		if x.red.active() {
 			k := evKey{f.TimeMS, f.Serial}
 			cwd := ""
-			if !standaloneType(f.Type) {
+			if !replay.StandaloneType(f.Type) {
 				cwd = x.cwd[k]
 			}
 			if nd := x.red.rewriteAudit(rec.Data, x.order, cwd, x.execEdits[recPos{rec.Segment, rec.Offset}]); nd != nil {
@@ -83,7 +83,7 @@ func (x *extractor) keepAudit(f replay.AuditFrame) bool {
 	if f.Kind != replay.AuditEvent {
 		return false
 	}
-	if standaloneType(f.Type) {
+	if replay.StandaloneType(f.Type) {
 		return x.keepEvent(standaloneInfo(f))
 	}
 	k := evKey{f.TimeMS, f.Serial}
@@ -304,7 +304,7 @@ func (x *extractor) plan(ra io.ReaderAt, size int64, name string) error {
 			continue
 		}
 		f, err := replay.DecodeAudit(rec.Data, x.order)
-		if err != nil || standaloneType(f.Type) || (f.Type != replay.TypeCwd && f.Type != replay.TypeExecve) || !x.keepAudit(f) {
+		if err != nil || replay.StandaloneType(f.Type) || (f.Type != replay.TypeCwd && f.Type != replay.TypeExecve) || !x.keepAudit(f) {
 			continue
 		}
 		k := evKey{f.TimeMS, f.Serial}

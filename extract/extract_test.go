@@ -254,7 +254,7 @@ func TestByteForByte(t *testing.T) {
 					t.Fatalf("%s: a record of the extract is not in the original", f)
 				}
 				if g.Source == format.SourceAudit {
-					if a, err := replay.DecodeAudit(g.Data, le); err == nil && a.Kind == replay.AuditEvent && !standaloneType(a.Type) {
+					if a, err := replay.DecodeAudit(g.Data, le); err == nil && a.Kind == replay.AuditEvent && !replay.StandaloneType(a.Type) {
 						keptEvents[[2]uint64{uint64(a.TimeMS), a.Serial}] = true
 					}
 				}

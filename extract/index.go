@@ -110,7 +110,7 @@ func (x *index) observe(rec format.Record, clock format.ClockPair) {
 	switch rec.Source {
 	case format.SourceAudit:
 		f, err := replay.DecodeAudit(rec.Data, x.order)
-		if err != nil || f.Kind != replay.AuditEvent || standaloneType(f.Type) {
+		if err != nil || f.Kind != replay.AuditEvent || replay.StandaloneType(f.Type) {
 			return
 		}
 		k := evKey{f.TimeMS, f.Serial}

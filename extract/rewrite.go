@@ -13,9 +13,6 @@ import (
 	"github.com/ctrace/ctrace/replay"
 )
 
-// standaloneType is replay.StandaloneType.
-func standaloneType(t uint16) bool { return replay.StandaloneType(t) }
-
 // ---- audit records ----
 
 // rewriteAudit applies the redaction to one audit datagram. cwd is the
