@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"github.com/ctrace/ctrace/format"
@@ -23,6 +24,9 @@ type Capture struct {
 	Proc      bool // the proc connector was recorded
 	Snapshot  bool // the /proc snapshot was taken
 	Command   []string
+	// Files are the captures of a capture set read as one, in order (nil
+	// for one file).
+	Files []string
 	// CommandPID is the pid of the recorded command (0: none).
 	CommandPID int
 	Start, End int64 // wall clock, ns
@@ -65,12 +69,29 @@ func AnalyzeFileWith(path string, o ReadOptions) (*Analysis, error) {
 	return analyzeFile(path, o.read())
 }
 
+// AnalyzeCaptures analyzes the captures args name (capture files, or the
+// directory of a capture set) as one recording (format.OpenSet: of a set,
+// only the parts that win needs are read). One file is analyzed as
+// AnalyzeFileWith does.
+func AnalyzeCaptures(args []string, win format.Window, o ReadOptions) (*Analysis, error) {
+	r, err := format.OpenSet(args, win)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return analyzeReader(r, o.read())
+}
+
 func analyzeFile(path string, o readOptions) (*Analysis, error) {
 	r, err := format.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
+	return analyzeReader(r, o)
+}
+
+func analyzeReader(r *format.Reader, o readOptions) (*Analysis, error) {
 	m, sum, err := buildSummarized(r, o)
 	if err != nil {
 		return nil, err
@@ -81,6 +102,7 @@ func analyzeFile(path string, o readOptions) (*Analysis, error) {
 	c.Kind, c.Host, c.Kernel, c.Machine, c.BootID = h.Kind, h.Hostname, h.KernelRelease, h.Machine, h.BootID
 	c.AuditMode, c.Proc, c.Snapshot, c.Command = h.AuditMode, h.Proc, h.Snapshot, h.Command
 	c.CommandPID = sum.CommandPID
+	c.Files = sum.Files
 	c.Start, c.End = sum.StartNS, sum.EndNS
 	c.Lost, c.Losses = sum.Lost, sum.Losses
 	c.Truncated = r.Truncated()
@@ -89,6 +111,11 @@ func analyzeFile(path string, o readOptions) (*Analysis, error) {
 	}
 	c.DamageCount = r.ProblemCount()
 	for _, p := range r.Problems() {
+		if c.Files != nil {
+			// Of a capture set: which file.
+			c.Damage = append(c.Damage, filepath.Base(p.File)+": "+damageText(p))
+			continue
+		}
 		c.Damage = append(c.Damage, damageText(p))
 	}
 	c.Undecodable = m.Undecodable
@@ -111,7 +138,10 @@ func damageText(e *format.FormatError) string {
 func (a *Analysis) Warnings() []string {
 	c := &a.Capture
 	var w []string
-	if c.Truncated {
+	if c.Truncated && c.Files != nil {
+		w = append(w, fmt.Sprintf("the last capture of the set, %s, is truncated at offset %d (the recorder is still writing it, or did not close it): analyzed up to the cut",
+			filepath.Base(c.Files[len(c.Files)-1]), c.TruncatedAt))
+	} else if c.Truncated {
 		w = append(w, fmt.Sprintf("the capture is truncated at offset %d (the recorder did not close it): analyzed up to the cut", c.TruncatedAt))
 	}
 	for _, d := range c.Damage {

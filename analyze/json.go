@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
@@ -103,6 +104,8 @@ type jsonCapture struct {
 	// LateRecords: audit records that arrived after their event was
 	// analyzed (Capture.LateRecords).
 	LateRecords int `json:"late_records"`
+	// Files: the base names of the captures of a capture set read as one.
+	Files []string `json:"files,omitempty"`
 }
 
 type jsonProcess struct {
@@ -328,6 +331,9 @@ func (a *Analysis) writeJSON(w io.Writer, procs []*Process, containers []*Contai
 	r.Capture.FileOperations, r.Capture.UnresolvedFiles = a.fileCounts()
 	r.Capture.Selection = selection
 	r.Capture.LateRecords = c.LateRecords
+	for _, f := range c.Files {
+		r.Capture.Files = append(r.Capture.Files, filepath.Base(f))
+	}
 	if r.Capture.Damage == nil {
 		r.Capture.Damage = []string{}
 	}

@@ -3,6 +3,7 @@ package analyze
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -191,6 +192,9 @@ func (a *Analysis) textHeader(t *textWriter, pid int) {
 	kind := c.Kind
 	if kind == "" {
 		kind = "capture"
+	}
+	if n := len(c.Files); n > 0 {
+		kind = fmt.Sprintf("%s (a capture set: %d files, %s to %s)", kind, n, filepath.Base(c.Files[0]), filepath.Base(c.Files[n-1]))
 	}
 	t.printf("capture:    %s of %s\n", kind, orNone(strings.Join(sources, ", ")))
 	if c.Start != 0 {

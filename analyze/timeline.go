@@ -596,7 +596,13 @@ func buildSummarized(r *format.Reader, o readOptions) (*Model, *replay.Summary, 
 // analyzer does, without building the model. progress, when not nil, is
 // called now and then with the number of records read.
 func Summarize(path string, progress func(records int64)) (*replay.Summary, error) {
-	r, err := format.Open(path)
+	return SummarizeCaptures([]string{path}, format.Window{}, progress)
+}
+
+// SummarizeCaptures is Summarize of the captures args name, read as one
+// recording (format.OpenSet).
+func SummarizeCaptures(args []string, win format.Window, progress func(records int64)) (*replay.Summary, error) {
+	r, err := format.OpenSet(args, win)
 	if err != nil {
 		return nil, err
 	}

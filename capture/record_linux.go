@@ -42,6 +42,18 @@ type Options struct {
 	ReceiveBuffer int           // socket receive buffers, at least 8 MiB
 	Duration      time.Duration // stop after this long (0: no limit)
 
+	// Rotation: with RotateBytes or RotateEvery set, Output is a directory
+	// that receives a capture set (rotate_linux.go): a new part begins when
+	// the current one has RotateBytes on disk or is RotateEvery old, and
+	// whenever Rotate receives. After each switch the oldest captures of
+	// the directory are removed past KeepFiles files or KeepBytes bytes
+	// (0: no limit).
+	RotateBytes int64
+	RotateEvery time.Duration
+	KeepFiles   int
+	KeepBytes   int64
+	Rotate      <-chan struct{}
+
 	// Command, when set, is run once recording is live; recording stops
 	// when it exits. Its stdio are Stdin, Stdout, Stderr.
 	Command []string
@@ -95,6 +107,9 @@ var (
 	ErrExists          = errors.New("capture: output file exists (use --force to overwrite)")
 )
 
+// Rotating reports whether the options ask for a capture set.
+func (o *Options) Rotating() bool { return o.RotateBytes > 0 || o.RotateEvery > 0 }
+
 func (o *Options) defaults() {
 	if o.BacklogLimit == 0 {
 		o.BacklogLimit = DefaultAuditBacklogLimit
@@ -132,15 +147,24 @@ func (o *Options) defaults() {
 
 // recording is the state of one Record call.
 type recording struct {
-	opts    Options
-	clock   monoClock
-	pool    *chunkPool
-	queue   chan []byte
-	w       *format.Writer
-	file    *os.File
-	readers []*sourceReader
-	rwg     sync.WaitGroup
-	stats   map[format.Source]*sourceStats
+	opts  Options
+	clock monoClock
+	pool  *chunkPool
+	queue chan []byte
+	w     *format.Writer // the current part's (rotation swaps it: see writer)
+	file  *os.File
+	wmu   sync.Mutex
+	rules []string
+
+	// Rotation (nil without): the writer goroutine takes the new part at
+	// the nil chunk of the queue, from rotations, and answers on rotated.
+	rot        *rotation
+	rotations  chan rotateRequest
+	rotated    chan rotateDone
+	outputPath string // the file the writer goroutine writes (its own)
+	readers    []*sourceReader
+	rwg        sync.WaitGroup
+	stats      map[format.Source]*sourceStats
 
 	ctl        *AuditControl
 	audit      *dataSocket
@@ -189,20 +213,27 @@ func Record(ctx context.Context, opts Options) (res *Result, err error) {
 	}
 
 	// Open the output first: a bad path should fail before the kernel is touched.
-	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
-	if opts.Force {
-		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
-	}
-	rc.file, err = os.OpenFile(opts.Output, flags, 0o600)
-	if err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("%w: %s", ErrExists, opts.Output)
+	if opts.Rotating() {
+		if err := rc.openFirstPart(); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("capture: cannot create the output: %w", err)
+	} else {
+		flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+		if opts.Force {
+			flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+		}
+		rc.file, err = os.OpenFile(opts.Output, flags, 0o600)
+		if err != nil {
+			if errors.Is(err, os.ErrExist) {
+				return nil, fmt.Errorf("%w: %s", ErrExists, opts.Output)
+			}
+			return nil, fmt.Errorf("capture: cannot create the output: %w", err)
+		}
+		if opts.Force {
+			_ = rc.file.Chmod(0o600)
+		}
 	}
-	if opts.Force {
-		_ = rc.file.Chmod(0o600)
-	}
+	rc.outputPath = rc.outputName()
 	defer func() {
 		rc.restore()
 		if rc.restoreErr != nil {
@@ -220,7 +251,7 @@ func Record(ctx context.Context, opts Options) (res *Result, err error) {
 			rc.ctl.Close()
 		}
 		if cerr := rc.file.Close(); cerr != nil && err == nil {
-			err = fmt.Errorf("capture: closing %s: %w", opts.Output, cerr)
+			err = fmt.Errorf("capture: closing %s: %w", rc.outputName(), cerr)
 		}
 	}()
 
@@ -291,11 +322,19 @@ func (rc *recording) setup() error {
 		}
 	}
 
-	hdr := rc.header(rules, before)
+	rc.rules = rules
+	hdr := rc.header(rules, before, 1)
 	var err error
-	rc.w, err = format.NewWriter(rc.file, hdr, format.WriterOptions{SegmentBytes: o.SegmentBytes, Clock: readClocks})
+	rc.w, err = format.NewWriter(rc.file, hdr, rc.writerOptions())
 	if err != nil {
-		return fmt.Errorf("capture: %s: %w", o.Output, err)
+		return fmt.Errorf("capture: %s: %w", rc.outputName(), err)
+	}
+	if rc.rot != nil {
+		rc.rot.opened = time.Now()
+		rc.rot.lostBefore = before.Lost
+		rc.rot.lossBase = rc.loss()
+		rc.rotations = make(chan rotateRequest, 1)
+		rc.rotated = make(chan rotateDone, 1)
 	}
 	rc.pool = newChunkPool(o.QueueCap)
 	rc.queue = make(chan []byte, o.QueueCap/chunkSize+4096)
@@ -366,7 +405,13 @@ func (rc *recording) setup() error {
 	return nil
 }
 
-func (rc *recording) header(rules []string, before format.AuditStatus) format.Header {
+// writerOptions are the options of every part's writer.
+func (rc *recording) writerOptions() format.WriterOptions {
+	return format.WriterOptions{SegmentBytes: rc.opts.SegmentBytes, Clock: readClocks}
+}
+
+// header is the file header of the capture, or of part index of a set.
+func (rc *recording) header(rules []string, before format.AuditStatus, index int) format.Header {
 	o := &rc.opts
 	var u unix.Utsname
 	_ = unix.Uname(&u)
@@ -406,6 +451,13 @@ func (rc *recording) header(rules []string, before format.AuditStatus) format.He
 	}
 	if rc.auditMode != "off" {
 		h.AuditBefore = &before
+	}
+	if rc.rot != nil {
+		h.Set = &format.SetInfo{ID: rc.rot.setID, Index: index}
+		h.Options.RotateBytes = o.RotateBytes
+		h.Options.RotateEveryMS = o.RotateEvery.Milliseconds()
+		h.Options.KeepFiles = o.KeepFiles
+		h.Options.KeepBytes = o.KeepBytes
 	}
 	return h
 }
@@ -486,6 +538,18 @@ func (rc *recording) writeLoop() {
 			if !ok {
 				rc.writerDone <- werr
 				return
+			}
+			if b == nil {
+				// The next part of a capture set begins here.
+				werr = rc.switchPart(werr)
+				if werr != nil {
+					select {
+					case rc.writerFail <- werr:
+					default:
+					}
+				}
+				dirty = false
+				continue
 			}
 			rc.latency.addChunk(b, rc.clock.now())
 			if werr == nil {

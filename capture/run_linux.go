@@ -59,7 +59,13 @@ func (rc *recording) run(ctx context.Context) (*Result, error) {
 	o := &rc.opts
 	start := time.Now()
 	res := &Result{Path: o.Output, AuditMode: rc.auditMode, ExitCode: -1}
-	fmt.Fprintf(o.Stderr, "recording to %s (audit: %s, proc connector: %s)\n", o.Output, rc.auditMode, onOff(rc.proc != nil))
+	if rc.rot != nil {
+		fmt.Fprintf(o.Stderr, "recording to the capture set %s from %s (audit: %s, proc connector: %s; %s)\n",
+			o.Output, filepath.Base(rc.rot.path), rc.auditMode, onOff(rc.proc != nil), rc.rotationText())
+		rc.retain()
+	} else {
+		fmt.Fprintf(o.Stderr, "recording to %s (audit: %s, proc connector: %s)\n", o.Output, rc.auditMode, onOff(rc.proc != nil))
+	}
 
 	var cmd *exec.Cmd
 	cmdDone := make(chan error, 1)
@@ -112,10 +118,25 @@ func (rc *recording) run(ctx context.Context) (*Result, error) {
 		case err := <-rc.writerFail:
 			reason = "error"
 			runErr = fmt.Errorf("capture: recording stopped: %w", err)
+		case <-o.Rotate:
+			if rc.rot != nil {
+				if err := rc.rotate(); err != nil {
+					reason, runErr = "error", err
+				}
+			}
+		case d := <-rc.rotated:
+			if err := rc.rotationDone(d); err != nil {
+				reason, runErr = "error", err
+			}
 		case <-poll.C:
 			if err := rc.readerFailure(); err != nil {
 				reason = "error"
 				runErr = err
+			}
+			if reason == "" && rc.rotateDue() {
+				if err := rc.rotate(); err != nil {
+					reason, runErr = "error", err
+				}
 			}
 			if o.StatusLine {
 				rc.drawStatus(start)
@@ -160,10 +181,16 @@ func (rc *recording) run(ctx context.Context) (*Result, error) {
 		_ = procConnectorOp(rc.proc, procCnMcastIgnore)
 	}
 	tr := format.Trailer{EndClock: readClocks(), StopReason: reason}
-	tr.Loss = rc.loss()
+	total := rc.loss()
+	tr.Loss = total
+	if rc.rot != nil {
+		// The last part's trailer holds what was lost while it was written.
+		tr.Loss = lossSince(total, rc.rot.lossBase, rc.rot.lostBefore)
+	}
 	if rc.ctl != nil {
 		if st, err := rc.ctl.Status(); err == nil {
 			tr.Loss.KernelLostAfter = st.Lost
+			total.KernelLostAfter = st.Lost
 			tr.AuditAfter = &st
 			rc.writeNote(format.Note{Kind: format.NoteAuditStatus, Status: &st, Text: "stop"})
 		}
@@ -183,20 +210,30 @@ func (rc *recording) run(ctx context.Context) (*Result, error) {
 	}
 	close(rc.queue)
 	werr := <-rc.writerDone
+	if rc.rot != nil && rc.rot.pending {
+		// The writer switched parts on its way to the end.
+		rc.rot.again = false
+		if err := rc.rotationDone(<-rc.rotated); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
 	if werr == nil {
 		werr = rc.w.Close(tr)
 	}
 	if werr != nil && runErr == nil {
-		runErr = fmt.Errorf("capture: writing %s: %w", o.Output, werr)
+		runErr = fmt.Errorf("capture: writing %s: %w", rc.outputName(), werr)
 	}
-	res.Stats = rc.w.Stats()
+	if rc.rot != nil {
+		rc.retain()
+	}
+	res.Stats = rc.writerStats()
 	res.ReceiveToWriter = rc.latency.summary()
 	if o.StatsFile != "" {
 		if err := rc.writeStats(o.StatsFile, res.ReceiveToWriter); err != nil {
 			rc.notice("writing the statistics file: %v", err)
 		}
 	}
-	res.Loss = tr.Loss
+	res.Loss = total
 	res.StopReason = reason
 	res.Duration = time.Since(start)
 	res.Notices = rc.notices
@@ -206,6 +243,28 @@ func (rc *recording) run(ctx context.Context) (*Result, error) {
 	}
 	rc.summary(res)
 	return res, runErr
+}
+
+// rotationText says when parts rotate.
+func (rc *recording) rotationText() string {
+	o := &rc.opts
+	var t []string
+	if o.RotateBytes > 0 {
+		t = append(t, "a new part at "+sizeString(o.RotateBytes))
+	}
+	if o.RotateEvery > 0 {
+		t = append(t, "a new part every "+o.RotateEvery.String())
+	}
+	t = append(t, "on SIGHUP")
+	switch {
+	case o.KeepFiles > 0 && o.KeepBytes > 0:
+		t = append(t, fmt.Sprintf("keeping %d captures and %s", o.KeepFiles, sizeString(o.KeepBytes)))
+	case o.KeepFiles > 0:
+		t = append(t, fmt.Sprintf("keeping %d captures", o.KeepFiles))
+	case o.KeepBytes > 0:
+		t = append(t, "keeping "+sizeString(o.KeepBytes))
+	}
+	return strings.Join(t, ", ")
 }
 
 func (rc *recording) loss() format.Loss {
@@ -246,7 +305,7 @@ func (rc *recording) totals() (frames, lost int64) {
 func (rc *recording) drawStatus(start time.Time) {
 	el := time.Since(start)
 	frames, lost := rc.totals()
-	ws := rc.w.Stats()
+	ws := rc.writerStats()
 	ratio := 0.0
 	if ws.CompressedBytes > 0 {
 		ratio = float64(ws.UncompressedBytes) / float64(ws.CompressedBytes)
@@ -277,8 +336,12 @@ func (rc *recording) summary(res *Result) {
 	if res.Stats.CompressedBytes > 0 {
 		ratio = float64(res.Stats.UncompressedBytes) / float64(res.Stats.CompressedBytes)
 	}
+	what := res.Path
+	if rc.rot != nil {
+		what = fmt.Sprintf("%s (%d captures, the last %s)", res.Path, len(rc.rot.closed)+1, filepath.Base(rc.rot.path))
+	}
 	fmt.Fprintf(rc.opts.Stderr, "recorded %s in %s (stopped: %s): %d audit, %d proc frames; %s on disk, ratio %.1fx; lost: kernel %d, ENOBUFS %d, dropped %d\n",
-		res.Path, res.Duration.Round(time.Millisecond), res.StopReason, res.Frames["audit"], res.Frames["proc"],
+		what, res.Duration.Round(time.Millisecond), res.StopReason, res.Frames["audit"], res.Frames["proc"],
 		sizeString(res.Stats.CompressedBytes), ratio, int64(l.KernelLostAfter)-int64(l.KernelLostBefore), enobufs, dropped)
 }
 

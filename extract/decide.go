@@ -285,8 +285,8 @@ func (x *extractor) inheritCwd(m *analyze.Model) {
 // plan is the redaction's pass: the original working directory of every
 // kept event (to place relative PATH names), and the edits of EXECVE
 // records (an argument may be split over several records).
-func (x *extractor) plan(ra io.ReaderAt, size int64, name string) error {
-	r, err := format.NewReader(ra, size, name)
+func (x *extractor) plan(open func() (*format.Reader, error)) error {
+	r, err := open()
 	if err != nil {
 		return err
 	}

@@ -161,6 +161,44 @@ func File(in, out string, o Options) (*Result, error) {
 	if ost, err := os.Stat(out); err == nil && os.SameFile(st, ost) {
 		return nil, errors.New("extract: the output would overwrite the input")
 	}
+	abs, _ := filepath.Abs(in)
+	open := func() (*format.Reader, error) { return format.NewReader(f, st.Size(), in) }
+	return writeExtract(open, in, abs, out, o)
+}
+
+// Files extracts from the captures ins name as one recording (the parts of
+// a capture set, or its directory: format.OpenSet, which reads only the
+// parts win needs) into out. One capture file is extracted as File does.
+func Files(ins []string, win format.Window, out string, o Options) (*Result, error) {
+	if err := o.Check(); err != nil {
+		return nil, err
+	}
+	files, err := format.SetFiles(ins)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 1 {
+		return File(files[0], out, o)
+	}
+	if ost, err := os.Stat(out); err == nil {
+		for _, f := range files {
+			if st, err := os.Stat(f); err == nil && os.SameFile(st, ost) {
+				return nil, errors.New("extract: the output would overwrite an input")
+			}
+		}
+	}
+	var names []string
+	for _, in := range ins {
+		names = append(names, filepath.Base(in))
+	}
+	abs, _ := filepath.Abs(ins[0])
+	open := func() (*format.Reader, error) { return format.OpenSet(ins, win) }
+	return writeExtract(open, strings.Join(names, ", "), abs, out, o)
+}
+
+// writeExtract writes the extract to a temporary file beside out, then
+// renames it.
+func writeExtract(open func() (*format.Reader, error), name, abs, out string, o Options) (*Result, error) {
 	dir := filepath.Dir(out)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(out)+".*.tmp")
 	if err != nil {
@@ -173,8 +211,7 @@ func File(in, out string, o Options) (*Result, error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	abs, _ := filepath.Abs(in)
-	res, err := extract(f, st.Size(), in, abs, tmp, o)
+	res, err := extract(open, name, abs, tmp, o)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +235,8 @@ func Extract(ra io.ReaderAt, size int64, name string, w io.Writer, o Options) (*
 	if err := o.Check(); err != nil {
 		return nil, err
 	}
-	return extract(ra, size, name, "", w, o)
+	open := func() (*format.Reader, error) { return format.NewReader(ra, size, name) }
+	return extract(open, name, "", w, o)
 }
 
 // extractor holds one extraction's state.
@@ -214,13 +252,14 @@ type extractor struct {
 	execEdits map[recPos][]edit
 }
 
-func extract(ra io.ReaderAt, size int64, name, absName string, w io.Writer, o Options) (*Result, error) {
+// extract reads the capture that open opens (each pass opens it again).
+func extract(open func() (*format.Reader, error), name, absName string, w io.Writer, o Options) (*Result, error) {
 	red, err := o.redactor()
 	if err != nil {
 		return nil, err
 	}
 	// Pass 1: the model, the summary (losses) and the index of events.
-	r1, err := format.NewReader(ra, size, name)
+	r1, err := open()
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +304,7 @@ func extract(ra io.ReaderAt, size int64, name, absName string, w io.Writer, o Op
 
 	// Pass 2 (redaction): the context of each kept event.
 	if red.active() {
-		if err := x.plan(ra, size, name); err != nil {
+		if err := x.plan(open); err != nil {
 			return nil, err
 		}
 	}
@@ -273,6 +312,7 @@ func extract(ra io.ReaderAt, size int64, name, absName string, w io.Writer, o Op
 	// The header.
 	h := orig
 	h.Kind = format.KindExtract
+	h.Set = nil // one file, not a part of the set it may come from
 	h.ExtractedFrom = red.fileName(name, absName)
 	h.Selection = append(slices.Clone(orig.Selection), lines...)
 	h.Redaction = append(slices.Clone(orig.Redaction), redactionLines(&o)...)
@@ -306,7 +346,7 @@ func extract(ra io.ReaderAt, size int64, name, absName string, w io.Writer, o Op
 	idSum := sha256.Sum256(append(origID[:], hb...))
 	var id [format.FileIDSize]byte
 	copy(id[:], idSum[:])
-	r, err := format.NewReader(ra, size, name)
+	r, err := open()
 	if err != nil {
 		return nil, err
 	}

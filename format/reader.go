@@ -88,6 +88,8 @@ type Reader struct {
 	records   int64
 	ubytes    int64
 	eof       bool
+
+	set *partSet // several parts of a capture set read as one (OpenSet)
 }
 
 // Open opens a capture file for reading.
@@ -163,6 +165,14 @@ func getDecoder() (*zstd.Decoder, error) {
 
 // Close releases the reader (and the file, for Open).
 func (r *Reader) Close() error {
+	if s := r.set; s != nil {
+		var err error
+		for _, p := range s.parts {
+			err = errors.Join(err, p.Close())
+		}
+		s.parts = nil
+		return err
+	}
 	r.cancelJobs(-1)
 	if r.dec != nil {
 		r.dec.Reset(nil)
@@ -185,32 +195,103 @@ func (r *Reader) Header() *Header { return &r.hdr }
 func (r *Reader) FileID() [FileIDSize]byte { return r.fileID }
 
 // Size is the file's size in bytes.
-func (r *Reader) Size() int64 { return r.size }
+func (r *Reader) Size() int64 {
+	if s := r.set; s != nil {
+		var n int64
+		for _, p := range s.parts {
+			n += p.Size()
+		}
+		return n
+	}
+	return r.size
+}
 
 // Trailer returns the trailer once Next has returned io.EOF, or nil when the
 // capture has none (the recorder did not close it).
-func (r *Reader) Trailer() *Trailer { return r.trailer }
+func (r *Reader) Trailer() *Trailer {
+	if r.set != nil {
+		return r.set.trailer
+	}
+	return r.trailer
+}
 
 // Truncated reports, once Next has returned io.EOF, whether the file ended
 // before its trailer: a recorder killed or a copy cut short.
-func (r *Reader) Truncated() bool { return r.truncated }
+// Of a set: whether its last part did (a recorder still writing it, or
+// killed).
+func (r *Reader) Truncated() bool {
+	if s := r.set; s != nil {
+		return s.parts[len(s.parts)-1].Truncated()
+	}
+	return r.truncated
+}
 
-// TruncatedAt is the offset where the cut-off part begins.
-func (r *Reader) TruncatedAt() int64 { return r.truncAt }
+// TruncatedAt is the offset where the cut-off part begins (of a set: in its
+// last file).
+func (r *Reader) TruncatedAt() int64 {
+	if s := r.set; s != nil {
+		return s.parts[len(s.parts)-1].TruncatedAt()
+	}
+	return r.truncAt
+}
 
 // Problems returns the damage met so far (at most 1000 reports).
-func (r *Reader) Problems() []*FormatError { return r.problems }
+func (r *Reader) Problems() []*FormatError {
+	if s := r.set; s != nil {
+		ps := s.problems
+		for _, p := range s.parts {
+			ps = append(ps[:len(ps):len(ps)], p.Problems()...)
+		}
+		return ps[:min(len(ps), maxProblems)]
+	}
+	return r.problems
+}
 
 // ProblemCount counts all damage reports, including those not kept.
-func (r *Reader) ProblemCount() int { return r.nproblems }
+func (r *Reader) ProblemCount() int {
+	if s := r.set; s != nil {
+		n := len(s.problems)
+		for _, p := range s.parts {
+			n += p.ProblemCount()
+		}
+		return n
+	}
+	return r.nproblems
+}
 
-// Segments returns the headers of the segments met so far.
-func (r *Reader) Segments() []SegmentHeader { return r.segments }
+// Segments returns the headers of the segments met so far (of a set: with
+// set-wide indexes, as Record.Segment has them).
+func (r *Reader) Segments() []SegmentHeader {
+	if s := r.set; s != nil {
+		s.syncSegs()
+		return s.segs
+	}
+	return r.segments
+}
 
 // Records and UncompressedBytes count what Next returned so far (bytes of
 // the record stream, record headers included).
-func (r *Reader) Records() int64           { return r.records }
-func (r *Reader) UncompressedBytes() int64 { return r.ubytes }
+func (r *Reader) Records() int64 {
+	if s := r.set; s != nil {
+		var n int64
+		for _, p := range s.parts {
+			n += p.Records()
+		}
+		return n
+	}
+	return r.records
+}
+
+func (r *Reader) UncompressedBytes() int64 {
+	if s := r.set; s != nil {
+		var n int64
+		for _, p := range s.parts {
+			n += p.UncompressedBytes()
+		}
+		return n
+	}
+	return r.ubytes
+}
 
 func (r *Reader) problem(off int64, seg int, err error) {
 	r.nproblems++
@@ -229,6 +310,9 @@ func (r *Reader) truncate(at int64) {
 // Data is valid until the next call. Damage is not returned here: see
 // Problems and Truncated.
 func (r *Reader) Next() (Record, error) {
+	if r.set != nil {
+		return r.nextInSet()
+	}
 	for {
 		if r.eof {
 			return Record{}, io.EOF
@@ -518,6 +602,10 @@ const (
 // it before the first Next. The goroutines read the file with ReadAt
 // concurrently (as io.ReaderAt allows); Close stops them.
 func (r *Reader) SetConcurrency(n int) {
+	if r.set != nil {
+		r.set.conc = n
+		return
+	}
 	r.conc = n
 	if n > 1 && r.jobs == nil {
 		r.jobs = make(map[int64]*segJob)
@@ -829,4 +917,4 @@ func ClockOf(segs []SegmentHeader, seg int, fallback ClockPair) ClockPair {
 
 // ClockFor is ClockOf for the segments read so far, falling back to the
 // file header's clock.
-func (r *Reader) ClockFor(seg int) ClockPair { return ClockOf(r.segments, seg, r.hdr.Clock) }
+func (r *Reader) ClockFor(seg int) ClockPair { return ClockOf(r.Segments(), seg, r.hdr.Clock) }

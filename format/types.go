@@ -147,6 +147,19 @@ type Header struct {
 	// frames on purpose, so the gaps in its own audit serials and proc
 	// connector sequences are not losses; readers take these instead.
 	OriginalLosses *LossCounts `json:"original_losses,omitempty"`
+
+	// Set, for a recording written as a capture set (`record --rotate`):
+	// which recording and which part of it this file is.
+	Set *SetInfo `json:"set,omitempty"`
+}
+
+// SetInfo places a capture in its capture set: the files one rotating
+// recorder wrote, one after the other, each complete on its own.
+type SetInfo struct {
+	// ID is random, the same in every part of one recording.
+	ID string `json:"id"`
+	// Index numbers the parts from 1, without gaps as written.
+	Index int `json:"index"`
 }
 
 // LossCounts are a capture's losses as a reader counts them (the `losses`
@@ -173,6 +186,11 @@ type Options struct {
 	RulesFile       string `json:"rules_file,omitempty"`
 	DurationMS      int64  `json:"duration_ms,omitempty"`
 	ReceiveBuffer   int    `json:"receive_buffer,omitempty"`
+	// Rotation of a capture set (record --rotate, --keep).
+	RotateBytes   int64 `json:"rotate_bytes,omitempty"`
+	RotateEveryMS int64 `json:"rotate_every_ms,omitempty"`
+	KeepFiles     int   `json:"keep_files,omitempty"`
+	KeepBytes     int64 `json:"keep_bytes,omitempty"`
 }
 
 // SegmentInfo describes one closed segment, in the trailer.

@@ -24,6 +24,8 @@ type Summary struct {
 	BootID        string `json:"boot_id,omitempty"`
 	AuditMode     string `json:"audit_mode"`
 	Proc          bool   `json:"proc"`
+	// Files are the captures of a capture set read as one, in order.
+	Files []string `json:"files,omitempty"`
 
 	Start      string `json:"start"` // RFC 3339, UTC
 	End        string `json:"end"`
@@ -162,7 +164,7 @@ type Summarizer struct {
 // NewSummarizer starts the summary of the capture r reads.
 func NewSummarizer(r *format.Reader) *Summarizer {
 	h := r.Header()
-	return &Summarizer{
+	z := &Summarizer{
 		r: r,
 		s: &Summary{
 			File: r.Name(), Kind: h.Kind, FormatVersion: h.FormatVersion, CtraceVersion: h.CtraceVersion,
@@ -174,6 +176,8 @@ func NewSummarizer(r *format.Reader) *Summarizer {
 		},
 		order: ByteOrderOf(h.ByteOrder),
 	}
+	z.s.Files = r.Parts()
+	return z
 }
 
 // RecordInfo is what a Summarizer reads from the contents of one record
@@ -284,7 +288,11 @@ func (z *Summarizer) ObserveInfo(rec format.Record, in RecordInfo) {
 			if nt.Status != nil {
 				l := nt.Status.Lost
 				if nt.Text == "start" {
-					z.notes.lostStart = &l
+					// Each part of a capture set begins with one: a
+					// set's losses count from its first.
+					if z.notes.lostStart == nil {
+						z.notes.lostStart = &l
+					}
 				} else {
 					z.notes.lostStop = &l
 				}

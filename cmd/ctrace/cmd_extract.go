@@ -29,7 +29,7 @@ func extractCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "extract",
 		Usage:     "cut a capture down to some processes, with redaction, to attach it to a bug report",
-		ArgsUsage: "FILE",
+		ArgsUsage: captureArgsUsage,
 		Description: "Writes the frames of FILE that concern the selected processes, byte for byte, to a new\n" +
 			"capture (-o, mode 0600): their audit events (every record of an event), proc connector\n" +
 			"events and /proc snapshot entries, and all the recorder's notes. Selectors add up; the\n" +
@@ -45,7 +45,10 @@ func extractCommand() *cli.Command {
 			"and command names with [redacted], hex-encoded values included; --redact-env drops the\n" +
 			"values of environment assignments in arguments (env, sudo, docker -e, systemd-run -E,\n" +
 			"sh -c; the kernel records no environment otherwise); --hash-paths replaces each path\n" +
-			"component under /home/* and /root with a stable short hash (#1a2b3c4d).",
+			"component under /home/* and /root with a stable short hash (#1a2b3c4d).\n\n" +
+			"Several captures of a capture set (record --rotate), or its directory, are read as one\n" +
+			"recording, and --since/--until then read only the captures that hold the window; the\n" +
+			"extract is one capture file.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the extract to `OUT.ctr`", Required: true},
 			&cli.IntSliceFlag{Name: "pid", Usage: "process `N` (every process that had the pid) and its descendants; repeatable"},
@@ -60,8 +63,9 @@ func extractCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-ancestors", Usage: "leave out the ancestors of the selected processes (kept as bare entries otherwise)"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return fmt.Errorf("extract: expected one capture file, got %d arguments", c.NArg())
+			rec, err := recordingOf(c, "extract")
+			if err != nil {
+				return err
 			}
 			o := extract.Options{
 				PIDs:       c.IntSlice("pid"),
@@ -77,7 +81,12 @@ func extractCommand() *cli.Command {
 			if err := checkExtractFlags(o); err != nil {
 				return err
 			}
-			res, err := extract.File(c.Args().First(), c.String("output"), o)
+			if rec.set() {
+				// The window in absolute times: offsets count from the
+				// start of the set, not of the first capture read.
+				o.Since, o.Until = rfc3339(rec.window.Since), rfc3339(rec.window.Until)
+			}
+			res, err := extract.Files(rec.args, rec.window, c.String("output"), o)
 			if err != nil {
 				if errors.Is(err, extract.ErrNoSuchPID) || errors.Is(err, extract.ErrEmpty) {
 					return cli.Exit(err.Error(), 1)

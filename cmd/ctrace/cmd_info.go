@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,20 +18,27 @@ func infoCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "info",
 		Usage:     "summarize a capture file: host, time span, frames, sizes, losses, damage",
-		ArgsUsage: "FILE",
-		Flags: []cli.Flag{
+		ArgsUsage: captureArgsUsage,
+		Description: "Several captures of a capture set (record --rotate), or its directory, are summarized as one\n" +
+			"recording (files: lists them); --since/--until then read only the captures that hold the window.",
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "format", Usage: "text or json", Value: "text"},
-		},
+		}, setWindowFlags()...),
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return fmt.Errorf("info: expected one capture file, got %d arguments", c.NArg())
+			rec, err := recordingOf(c, "info")
+			if err != nil {
+				return err
 			}
-			return runInfo(c.Args().First(), c.String("format"), c.App.Writer, c.App.ErrWriter)
+			if !rec.set() && (c.String("since") != "" || c.String("until") != "") {
+				return fmt.Errorf("info: %w", errSetWindowOnFile)
+			}
+			return runInfo(rec, c.String("format"), c.App.Writer, c.App.ErrWriter)
 		},
 	}
 }
 
-func runInfo(path, outFormat string, stdout, stderr io.Writer) error {
+func runInfo(rec *recording, outFormat string, stdout, stderr io.Writer) error {
+	path := strings.Join(rec.args, " ")
 	if outFormat != "text" && outFormat != "json" {
 		return fmt.Errorf("info: --format must be text or json, not %q", outFormat)
 	}
@@ -40,7 +48,7 @@ func runInfo(path, outFormat string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "\r\033[Kreading %s: %d records", path, records)
 		}
 	}
-	s, err := analyze.Summarize(path, progress)
+	s, err := analyze.SummarizeCaptures(rec.args, rec.window, progress)
 	if progress != nil {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
@@ -68,6 +76,10 @@ func runInfo(path, outFormat string, stdout, stderr io.Writer) error {
 func writeInfoText(w io.Writer, s *replay.Summary) {
 	p := func(k, f string, a ...any) { fmt.Fprintf(w, "%-20s %s\n", k+":", fmt.Sprintf(f, a...)) }
 	p("file", "%s", s.File)
+	if len(s.Files) > 0 {
+		first, last := filepath.Base(s.Files[0]), filepath.Base(s.Files[len(s.Files)-1])
+		p("capture set", "%d captures read as one recording: %s to %s", len(s.Files), first, last)
+	}
 	p("kind", "%s (format %d, ctrace %s)", s.Kind, s.FormatVersion, s.CtraceVersion)
 	if len(s.ImportedFrom) > 0 {
 		p("imported from", "%s", strings.Join(s.ImportedFrom, ", "))

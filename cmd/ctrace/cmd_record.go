@@ -25,6 +25,12 @@ type recordOptions struct {
 	duration      time.Duration
 	receiveBuffer int64
 	command       []string
+
+	// --rotate SIZE|DURATION, --keep N|SIZE
+	rotateBytes int64
+	rotateEvery time.Duration
+	keepFiles   int
+	keepBytes   int64
 }
 
 func recordCommand() *cli.Command {
@@ -33,7 +39,11 @@ func recordCommand() *cli.Command {
 		Usage:     "record audit and proc-connector frames into a capture file",
 		ArgsUsage: "[-- COMMAND ARGS...]",
 		Description: "Records until SIGINT/SIGTERM or --duration; with a command, runs it and stops when it exits,\n" +
-			"exiting with its status. Needs root. The kernel's audit state is restored when recording stops.",
+			"exiting with its status. Needs root. The kernel's audit state is restored when recording stops.\n\n" +
+			"With --rotate, -o is a directory that receives a capture set: capture-000001.ctr, capture-000002.ctr, ...,\n" +
+			"each complete on its own; a new one begins at the --rotate size or age and on SIGHUP, and the oldest\n" +
+			"are removed past --keep. analyze, timeline, info, extract and report read the directory as one recording.\n" +
+			"Without --rotate, SIGHUP stops the recording as SIGTERM does.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "capture file to write (mode 0600)", Value: "session.ctr"},
 			&cli.BoolFlag{Name: "force", Usage: "overwrite an existing output file"},
@@ -48,6 +58,8 @@ func recordCommand() *cli.Command {
 			&cli.DurationFlag{Name: "segment-age", Usage: "age at which a segment closes", Value: time.Minute},
 			&cli.DurationFlag{Name: "duration", Usage: "stop after this long (0: until a signal or the command exits)"},
 			&cli.StringFlag{Name: "receive-buffer", Usage: "socket receive buffer (at least 8MiB)", Value: "8MiB"},
+			&cli.StringFlag{Name: "rotate", Usage: "write a capture set into the -o `SIZE|DURATION` directory, starting a new capture at this size on disk (512MiB) or age (1h)"},
+			&cli.StringFlag{Name: "keep", Usage: "with --rotate, remove the oldest captures of the directory past `N|SIZE` (24 captures, or 10GiB in all)"},
 		},
 		Action: func(c *cli.Context) error {
 			o := recordOptions{
@@ -73,9 +85,59 @@ func recordCommand() *cli.Command {
 			if o.receiveBuffer, err = parseSize(c.String("receive-buffer")); err != nil {
 				return fmt.Errorf("--receive-buffer: %w", err)
 			}
+			if v := c.String("rotate"); v != "" {
+				if o.rotateBytes, o.rotateEvery, err = parseRotate(v); err != nil {
+					return fmt.Errorf("--rotate: %w", err)
+				}
+				if !c.IsSet("output") {
+					return fmt.Errorf("--rotate needs -o DIR, the directory of the capture set")
+				}
+			}
+			if v := c.String("keep"); v != "" {
+				if c.String("rotate") == "" {
+					return fmt.Errorf("--keep needs --rotate")
+				}
+				if o.keepFiles, o.keepBytes, err = parseKeep(v); err != nil {
+					return fmt.Errorf("--keep: %w", err)
+				}
+			}
 			return runRecord(c, o)
 		},
 	}
+}
+
+// parseRotate reads --rotate: a duration (90s, 15m, 1h) or a size (512MiB).
+func parseRotate(s string) (int64, time.Duration, error) {
+	if d, err := time.ParseDuration(strings.TrimSpace(s)); err == nil {
+		if d < time.Second {
+			return 0, 0, fmt.Errorf("a rotation every %s is too often (at least 1s)", d)
+		}
+		return 0, d, nil
+	}
+	n, err := parseSize(s)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%q is neither a size (512MiB) nor a duration (1h)", s)
+	}
+	if n < 64<<10 {
+		return 0, 0, fmt.Errorf("captures of %d bytes are too small (at least 64KiB)", n)
+	}
+	return n, 0, nil
+}
+
+// parseKeep reads --keep: a number of captures (24) or a size (10GiB).
+func parseKeep(s string) (int, int64, error) {
+	t := strings.TrimSpace(s)
+	if n, err := strconv.Atoi(t); err == nil {
+		if n < 1 {
+			return 0, 0, fmt.Errorf("keep at least 1 capture")
+		}
+		return n, 0, nil
+	}
+	n, err := parseSize(t)
+	if err != nil || n <= 0 {
+		return 0, 0, fmt.Errorf("%q is neither a number of captures (24) nor a size (10GiB)", s)
+	}
+	return 0, n, nil
 }
 
 // parseSize reads sizes like 256MiB, 8M, 1GiB, 4096.

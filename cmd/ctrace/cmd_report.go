@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
@@ -15,30 +14,35 @@ func reportCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "report",
 		Usage:     "write one self-contained HTML page of a capture: header, timeline, process tree, containers, search",
-		ArgsUsage: "FILE",
+		ArgsUsage: captureArgsUsage,
 		Description: "Writes one HTML file that opens from a local file in a current browser, with no network\n" +
 			"access: the capture's header (losses shown as a warning), every process as a bar on a shared\n" +
 			"time axis (zoom with ctrl+wheel, pan by dragging), the process tree (collapsible; a process's\n" +
 			"argv, execs, user, exit, container, files and ancestors on click), the containers, and a\n" +
 			"search by path, program or pid (also from the address: report.html#q=/etc/passwd). The\n" +
-			"selection flags are analyze's.",
+			"selection flags are analyze's. Several captures of a capture set, or its directory, are one\n" +
+			"recording; --since/--until then read only the captures that hold the window.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the page to `FILE` (mode 0600) instead of stdout"},
-		}, selectionFlags()...),
+		}, append(selectionFlags(), setWindowFlags()...)...),
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return fmt.Errorf("report: expected one capture file, got %d arguments", c.NArg())
+			rec, err := recordingOf(c, "report")
+			if err != nil {
+				return err
+			}
+			if !rec.set() && (c.String("since") != "" || c.String("until") != "") {
+				return fmt.Errorf("report: %w", errSetWindowOnFile)
 			}
 			s, err := selectionOf(c, "report")
 			if err != nil {
 				return err
 			}
-			a, sel, err := analyzeSelected(c, "report", s)
+			a, sel, err := analyzeSelected(c, "report", rec, s)
 			if err != nil {
 				return err
 			}
 			var b bytes.Buffer
-			if err := report.Write(&b, a, sel, report.Options{Selection: s.Text(), Source: filepath.Base(c.Args().First())}); err != nil {
+			if err := report.Write(&b, a, sel, report.Options{Selection: s.Text(), Source: rec.source()}); err != nil {
 				return err
 			}
 			if c.String("output") == "" {

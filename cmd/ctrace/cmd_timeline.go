@@ -16,13 +16,14 @@ func timelineCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "timeline",
 		Usage:     "list what happened in a capture in time order, one fact per line",
-		ArgsUsage: "FILE",
+		ArgsUsage: captureArgsUsage,
 		Description: "Replays the capture into the same model as analyze and lists its facts in time order:\n" +
 			"process starts (with the parent), execs, exits, file operations, network calls, signals,\n" +
 			"credential changes, ptrace attaches, container starts and ends, and audit serial gaps\n" +
 			"where they happened. --format jsonl writes one JSON object per line (timeline/SCHEMA.md).\n" +
 			"The selection flags are analyze's; --since and --until take an RFC 3339 time or an\n" +
-			"offset from the capture's start (2s, +1m30s).",
+			"offset from the capture's start (2s, +1m30s). Several captures of a capture set, or its\n" +
+			"directory, are one recording: --since/--until then also pick the captures to read.",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "format", Usage: "text or jsonl", Value: "text"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` (mode 0600) instead of stdout"},
@@ -30,8 +31,9 @@ func timelineCommand() *cli.Command {
 			&cli.StringFlag{Name: "until", Usage: "up to `TIME` (inclusive)"},
 		}, selectionFlags()...),
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return fmt.Errorf("timeline: expected one capture file, got %d arguments", c.NArg())
+			rec, err := recordingOf(c, "timeline")
+			if err != nil {
+				return err
 			}
 			format := c.String("format")
 			if format != "text" && format != "jsonl" {
@@ -41,18 +43,17 @@ func timelineCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			for _, f := range []string{"since", "until"} {
-				if _, err := analyze.ParseTime(c.String(f), 0); err != nil {
-					return fmt.Errorf("timeline: --%s: %w", f, err)
-				}
-			}
-			a, sel, err := analyzeSelected(c, "timeline", s)
+			a, sel, err := analyzeSelected(c, "timeline", rec, s)
 			if err != nil {
 				return err
 			}
 			var win timeline.Window
-			win.Since, _ = analyze.ParseTime(c.String("since"), a.Capture.Start)
-			win.Until, _ = analyze.ParseTime(c.String("until"), a.Capture.Start)
+			if rec.set() {
+				win.Since, win.Until = rec.window.Since, rec.window.Until
+			} else {
+				win.Since, _ = analyze.ParseTime(c.String("since"), a.Capture.Start)
+				win.Until, _ = analyze.ParseTime(c.String("until"), a.Capture.Start)
+			}
 			if win.Since != 0 && win.Until != 0 && win.Until < win.Since {
 				return fmt.Errorf("timeline: --until is before --since")
 			}

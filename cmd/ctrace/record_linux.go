@@ -33,8 +33,31 @@ func runRecord(c *cli.Context, o recordOptions) error {
 		return nil
 	}
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
+	stops := make(chan os.Signal, 2)
+	rotate := make(chan struct{}, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer func() {
+		signal.Stop(sigs)
+		close(sigs) // ends the goroutine below
+	}()
+	rotating := o.rotateBytes > 0 || o.rotateEvery > 0
+	go func() {
+		// SIGHUP starts the next capture of a set; without --rotate it
+		// stops the recording as SIGTERM does.
+		for s := range sigs {
+			switch {
+			case s == syscall.SIGHUP && rotating:
+				select {
+				case rotate <- struct{}{}:
+				default:
+				}
+			case s == syscall.SIGHUP:
+				stops <- syscall.SIGTERM
+			default:
+				stops <- s
+			}
+		}
+	}()
 	res, err := capture.Record(context.Background(), capture.Options{
 		Output:        o.output,
 		Force:         o.force,
@@ -49,12 +72,17 @@ func runRecord(c *cli.Context, o recordOptions) error {
 		SegmentAge:    o.segmentAge,
 		Duration:      o.duration,
 		ReceiveBuffer: int(o.receiveBuffer),
+		RotateBytes:   o.rotateBytes,
+		RotateEvery:   o.rotateEvery,
+		KeepFiles:     o.keepFiles,
+		KeepBytes:     o.keepBytes,
+		Rotate:        rotate,
 		Command:       o.command,
 		Stdin:         os.Stdin,
 		Stdout:        c.App.Writer,
 		Stderr:        stderr,
 		StatusLine:    isTerminal(stderr),
-		Signals:       sigs,
+		Signals:       stops,
 	})
 	if err != nil {
 		return err

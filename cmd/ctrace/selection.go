@@ -45,10 +45,10 @@ func readOptions() analyze.ReadOptions {
 	return o
 }
 
-// analyzeSelected analyzes the command's capture (its one argument),
-// prints the analysis's warnings, and applies the selection.
-func analyzeSelected(c *cli.Context, cmd string, s analyze.Selection) (*analyze.Analysis, *analyze.Selected, error) {
-	a, err := analyze.AnalyzeFileWith(c.Args().First(), readOptions())
+// analyzeSelected analyzes the command's recording, prints the analysis's
+// warnings, and applies the selection.
+func analyzeSelected(c *cli.Context, cmd string, rec *recording, s analyze.Selection) (*analyze.Analysis, *analyze.Selected, error) {
+	a, err := rec.analyze()
 	if err != nil {
 		return nil, nil, err
 	}
