@@ -58,7 +58,7 @@ func recordCommand() *cli.Command {
 			&cli.DurationFlag{Name: "segment-age", Usage: "age at which a segment closes", Value: time.Minute},
 			&cli.DurationFlag{Name: "duration", Usage: "stop after this long (0: until a signal or the command exits)"},
 			&cli.StringFlag{Name: "receive-buffer", Usage: "socket receive buffer (at least 8MiB)", Value: "8MiB"},
-			&cli.StringFlag{Name: "rotate", Usage: "write a capture set into the -o `SIZE|DURATION` directory, starting a new capture at this size on disk (512MiB) or age (1h)"},
+			&cli.StringFlag{Name: "rotate", Usage: "write a capture set into the -o directory, starting a new capture at this `SIZE|DURATION` on disk (512MiB) or of age (1h), or both (256MiB,1h)"},
 			&cli.StringFlag{Name: "keep", Usage: "with --rotate, remove the oldest captures of the directory past `N|SIZE` (24 captures, or 10GiB in all)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -106,22 +106,34 @@ func recordCommand() *cli.Command {
 	}
 }
 
-// parseRotate reads --rotate: a duration (90s, 15m, 1h) or a size (512MiB).
-func parseRotate(s string) (int64, time.Duration, error) {
-	if d, err := time.ParseDuration(strings.TrimSpace(s)); err == nil {
-		if d < time.Second {
-			return 0, 0, fmt.Errorf("a rotation every %s is too often (at least 1s)", d)
+// parseRotate reads --rotate: a size (512MiB), a duration (90s, 15m, 1h),
+// or both separated by a comma (256MiB,1h: whichever comes first).
+func parseRotate(s string) (size int64, every time.Duration, err error) {
+	for _, v := range strings.Split(s, ",") {
+		v = strings.TrimSpace(v)
+		if d, err := time.ParseDuration(v); err == nil {
+			if d < time.Second {
+				return 0, 0, fmt.Errorf("a rotation every %s is too often (at least 1s)", d)
+			}
+			if every != 0 {
+				return 0, 0, fmt.Errorf("%q gives two durations", s)
+			}
+			every = d
+			continue
 		}
-		return 0, d, nil
+		n, err := parseSize(v)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%q is neither a size (512MiB) nor a duration (1h)", v)
+		}
+		if n < 64<<10 {
+			return 0, 0, fmt.Errorf("captures of %d bytes are too small (at least 64KiB)", n)
+		}
+		if size != 0 {
+			return 0, 0, fmt.Errorf("%q gives two sizes", s)
+		}
+		size = n
 	}
-	n, err := parseSize(s)
-	if err != nil {
-		return 0, 0, fmt.Errorf("%q is neither a size (512MiB) nor a duration (1h)", s)
-	}
-	if n < 64<<10 {
-		return 0, 0, fmt.Errorf("captures of %d bytes are too small (at least 64KiB)", n)
-	}
-	return n, 0, nil
+	return size, every, nil
 }
 
 // parseKeep reads --keep: a number of captures (24) or a size (10GiB).

@@ -44,7 +44,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	fmt.Fprintf(stderr, "ctrace: %v\n", err)
+	if j, ok := stderr.(*journalWriter); ok {
+		j.errorLine(fmt.Sprintf("ctrace: %v", err))
+	} else {
+		fmt.Fprintf(stderr, "ctrace: %v\n", err)
+	}
 	var ce cli.ExitCoder
 	if errors.As(err, &ce) && ce.ExitCode() != 0 {
 		return ce.ExitCode()
@@ -53,5 +57,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func main() {
+	if journalStream(os.Stderr) {
+		j := &journalWriter{w: os.Stderr}
+		code := run(os.Args, os.Stdout, j)
+		j.flush()
+		os.Exit(code)
+	}
 	os.Exit(run(os.Args, os.Stdout, os.Stderr))
 }
