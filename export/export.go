@@ -133,13 +133,18 @@ type Result struct {
 // holds at most this many, so memory stays bounded).
 const rowBatch = 8192
 
-// CaptureID returns the capture file's id (hex), the capture column.
+// CaptureID returns the capture column of the capture at path: the
+// capture file's id (hex), or for the directory of a capture set read as
+// one recording, the set's id.
 func CaptureID(path string) (string, error) {
-	r, err := format.Open(path)
+	r, err := format.OpenSet([]string{path}, format.Window{})
 	if err != nil {
 		return "", err
 	}
 	defer r.Close()
+	if r.Parts() != nil {
+		return r.Header().Set.ID, nil
+	}
 	id := r.FileID()
 	return hex.EncodeToString(id[:]), nil
 }

@@ -144,14 +144,22 @@ func OpenSet(args []string, win Window) (*Reader, error) {
 		var sel []*Reader
 		for i, r := range g {
 			start := r.Header().Clock.RealtimeNS
-			end := int64(1<<63 - 1)
-			if i+1 < len(g) {
-				end = g[i+1].Header().Clock.RealtimeNS
-			}
 			if win.Until != 0 && start-SetSlack > win.Until {
 				continue
 			}
-			if win.Since != 0 && end+SetSlack < win.Since {
+			// A part ends where the next begins; the last where a later
+			// recording begins, else it is open.
+			end, open := int64(0), true
+			if i+1 < len(g) {
+				end, open = g[i+1].Header().Clock.RealtimeNS, false
+			} else {
+				for _, r := range all {
+					if st := r.Header().Clock.RealtimeNS; r.Header().Set.ID != id && st > start && (open || st < end) {
+						end, open = st, false
+					}
+				}
+			}
+			if !open && win.Since != 0 && end+SetSlack < win.Since {
 				continue
 			}
 			sel = append(sel, r)

@@ -9,16 +9,18 @@ import (
 
 	"github.com/ctrace/ctrace/analyze"
 	"github.com/ctrace/ctrace/export"
+	"github.com/ctrace/ctrace/format"
 )
 
 func exportCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "export",
 		Usage:     "write captures as tables that DuckDB, ClickHouse and Spark read (Parquet or JSON Lines)",
-		ArgsUsage: "CAPTURE...",
+		ArgsUsage: "CAPTURE|SET-DIRECTORY...",
 		Description: "Writes the tables processes, execs, files, containers and connections of each capture,\n" +
 			"one row per fact, laid out Hive-style: DIR/<table>/host=<host>/date=<YYYY-MM-DD>/<capture>.<ext>,\n" +
-			"so that the exports of many hosts are one dataset. Columns: export/SCHEMA.md.",
+			"so that the exports of many hosts are one dataset. Columns: export/SCHEMA.md. The directory of a\n" +
+			"capture set (record --rotate) is exported as one recording, under the set's id.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Usage: "parquet or jsonl", Value: "parquet"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "the dataset's `DIR`", Required: true},
@@ -37,7 +39,7 @@ func exportCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				a, err := analyze.AnalyzeFileWith(path, readOptions())
+				a, err := analyze.AnalyzeCaptures([]string{path}, format.Window{}, readOptions())
 				if err != nil {
 					return err
 				}

@@ -63,10 +63,11 @@ func (j *journalWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// line writes one line (with its newline) at priority prio; carriage
-// returns (a status line's redraws) are dropped.
+// line writes one line (with its newline) at priority prio; a status
+// line's redraws (carriage returns, erase to the end of the line) are
+// dropped.
 func (j *journalWriter) line(l []byte, prio int) error {
-	l = bytes.ReplaceAll(l, []byte("\r"), nil)
+	l = bytes.ReplaceAll(bytes.ReplaceAll(l, []byte("\r"), nil), []byte("\033[K"), nil)
 	_, err := fmt.Fprintf(j.w, "<%d>%s", prio, l)
 	return err
 }
