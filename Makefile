@@ -56,6 +56,11 @@ clean:
 
 # The analyzer against laurel and ausearch on the same exec storm (root, auditd, laurel:
 # see bench/analyze.sh; SECS, RUNS, WORK and REUSE=1 are passed through).
+# The rotating recorder through an exec storm against a plain recording (root, gcc).
+.PHONY: bench-rotate
+bench-rotate:
+	bash bench/rotate.sh
+
 .PHONY: bench-analyze
 bench-analyze:
 	bash bench/analyze.sh
