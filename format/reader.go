@@ -166,11 +166,14 @@ func getDecoder() (*zstd.Decoder, error) {
 // Close releases the reader (and the file, for Open).
 func (r *Reader) Close() error {
 	if s := r.set; s != nil {
+		if s.closed {
+			return nil
+		}
+		s.closed = true
 		var err error
 		for _, p := range s.parts {
 			err = errors.Join(err, p.Close())
 		}
-		s.parts = nil
 		return err
 	}
 	r.cancelJobs(-1)
@@ -196,12 +199,8 @@ func (r *Reader) FileID() [FileIDSize]byte { return r.fileID }
 
 // Size is the file's size in bytes.
 func (r *Reader) Size() int64 {
-	if s := r.set; s != nil {
-		var n int64
-		for _, p := range s.parts {
-			n += p.Size()
-		}
-		return n
+	if r.set != nil {
+		return r.set.sum((*Reader).Size)
 	}
 	return r.size
 }
@@ -250,11 +249,7 @@ func (r *Reader) Problems() []*FormatError {
 // ProblemCount counts all damage reports, including those not kept.
 func (r *Reader) ProblemCount() int {
 	if s := r.set; s != nil {
-		n := len(s.problems)
-		for _, p := range s.parts {
-			n += p.ProblemCount()
-		}
-		return n
+		return len(s.problems) + int(s.sum(func(p *Reader) int64 { return int64(p.ProblemCount()) }))
 	}
 	return r.nproblems
 }
@@ -272,23 +267,15 @@ func (r *Reader) Segments() []SegmentHeader {
 // Records and UncompressedBytes count what Next returned so far (bytes of
 // the record stream, record headers included).
 func (r *Reader) Records() int64 {
-	if s := r.set; s != nil {
-		var n int64
-		for _, p := range s.parts {
-			n += p.Records()
-		}
-		return n
+	if r.set != nil {
+		return r.set.sum((*Reader).Records)
 	}
 	return r.records
 }
 
 func (r *Reader) UncompressedBytes() int64 {
-	if s := r.set; s != nil {
-		var n int64
-		for _, p := range s.parts {
-			n += p.UncompressedBytes()
-		}
-		return n
+	if r.set != nil {
+		return r.set.sum((*Reader).UncompressedBytes)
 	}
 	return r.ubytes
 }

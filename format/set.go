@@ -223,7 +223,7 @@ type partSet struct {
 	segBase int             // set-wide index of the current part's segment 0
 	segs    []SegmentHeader // the segment headers met so far, set-wide indexes
 	curSegs int             // how many of the current part's headers are in segs
-	closed  []bool
+	closed  bool
 
 	problems []*FormatError // of the set itself: missing parts, parts cut short
 	trailer  *Trailer
@@ -270,6 +270,15 @@ func (r *Reader) nextInSet() (Record, error) {
 		s.trailer = mergeTrailers(s.parts)
 	}
 	return Record{}, io.EOF
+}
+
+// sum adds up f over the parts.
+func (s *partSet) sum(f func(*Reader) int64) int64 {
+	var n int64
+	for _, p := range s.parts {
+		n += f(p)
+	}
+	return n
 }
 
 // syncSegs appends the current part's new segment headers.

@@ -196,7 +196,9 @@ func TestOpenSetWindowPicksParts(t *testing.T) {
 	dir := t.TempDir()
 	t0 := time.Date(2026, 12, 4, 6, 0, 0, 0, time.UTC)
 	makeSet(t, dir, 5, t0) // parts begin at 6:00, 7:00, 8:00, 9:00, 10:00
-	at := func(h, m int) int64 { return t0.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute).UnixNano() }
+	at := func(h, m int) int64 {
+		return t0.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute).UnixNano()
+	}
 	for _, c := range []struct {
 		name string
 		win  Window
