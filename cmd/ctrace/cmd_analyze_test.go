@@ -115,8 +115,8 @@ func TestAnalyzeCommandErrors(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{[]string{"analyze"}, "expected one capture file"},
-		{[]string{"analyze", path, path}, "expected one capture file"},
+		{[]string{"analyze"}, "analyze: expected a capture file, several captures of a set, or a set's directory"},
+		{[]string{"analyze", path, path}, "is not part of a capture set (it was not recorded with --rotate): read it alone"},
 		{[]string{"analyze", "--format", "xml", path}, "text or json"},
 		{[]string{"analyze", "--pid", "0", path}, "positive pid"},
 		{[]string{"analyze", "--pid", "999", path}, "no process with this pid"},

@@ -57,7 +57,7 @@ func TestExtractCommandErrors(t *testing.T) {
 		msg  string
 	}{
 		{[]string{"extract", path}, `"output" not set`},
-		{[]string{"extract", "-o", out}, "expected one capture file"},
+		{[]string{"extract", "-o", out}, "extract: expected a capture file, several captures of a set"},
 		{[]string{"extract", "-o", out, path}, "at least one of --pid"},
 		{[]string{"extract", "-o", out, "--pid", "0", path}, "positive pid"},
 		{[]string{"extract", "-o", out, "--pid", "999", path}, "no process with this pid"},

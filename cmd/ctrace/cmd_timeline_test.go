@@ -43,7 +43,7 @@ func TestTimelineCommand(t *testing.T) {
 		{[]string{"timeline", "--pid", "999999", file}, "no process with this pid"},
 		{[]string{"timeline", "--container", "ffff", file}, "no container"},
 		{[]string{"timeline", filepath.Join(t.TempDir(), "none.ctr")}, "none.ctr"},
-		{[]string{"timeline"}, "expected one capture file"},
+		{[]string{"timeline"}, "timeline: expected a capture file, several captures of a set"},
 	} {
 		out, errs, code := ctrace(t, tc.args...)
 		if code == 0 || out != "" || !strings.Contains(errs, tc.msg) {
