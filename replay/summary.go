@@ -26,6 +26,9 @@ type Summary struct {
 	Proc          bool   `json:"proc"`
 	// Files are the captures of a capture set read as one, in order.
 	Files []string `json:"files,omitempty"`
+	// Set: the capture is (or, with Files, begins with) a part of a
+	// capture set: its recording's id and its index.
+	Set *format.SetInfo `json:"set,omitempty"`
 
 	Start      string `json:"start"` // RFC 3339, UTC
 	End        string `json:"end"`
@@ -177,6 +180,7 @@ func NewSummarizer(r *format.Reader) *Summarizer {
 		order: ByteOrderOf(h.ByteOrder),
 	}
 	z.s.Files = r.Parts()
+	z.s.Set = h.Set
 	return z
 }
 

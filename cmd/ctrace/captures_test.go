@@ -106,6 +106,11 @@ func TestSetWindowFlags(t *testing.T) {
 			t.Errorf("info %v: files %s, want %s", c.args, got, c.want)
 		}
 	}
+	// One part read alone says what it is part of.
+	var txt, e strings.Builder
+	if code := run([]string{"ctrace", "info", parts[1]}, &txt, &e); code != 0 || !strings.Contains(txt.String(), "part 2 of recording 0123456789abcdef") {
+		t.Errorf("info of one part: exit %d\n%s%s", code, txt.String(), e.String())
+	}
 	// The commands that analyze read the same parts.
 	var out, errb strings.Builder
 	if code := run([]string{"ctrace", "analyze", "--format", "json", "--since", "2h30m", dir}, &out, &errb); code != 0 {

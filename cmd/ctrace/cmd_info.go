@@ -79,6 +79,8 @@ func writeInfoText(w io.Writer, s *replay.Summary) {
 	if len(s.Files) > 0 {
 		first, last := filepath.Base(s.Files[0]), filepath.Base(s.Files[len(s.Files)-1])
 		p("capture set", "%d captures read as one recording: %s to %s", len(s.Files), first, last)
+	} else if s.Set != nil {
+		p("capture set", "part %d of recording %s (record --rotate): its directory, or several of its captures, read as one", s.Set.Index, s.Set.ID)
 	}
 	p("kind", "%s (format %d, ctrace %s)", s.Kind, s.FormatVersion, s.CtraceVersion)
 	if len(s.ImportedFrom) > 0 {
