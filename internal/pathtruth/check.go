@@ -11,6 +11,11 @@ import (
 
 // Report is the part of `ctrace analyze --format json` the checks read.
 type Report struct {
+	Capture struct {
+		Lost   int64    `json:"lost"`
+		Damage []string `json:"damage"`
+		Files  []string `json:"files"` // of a capture set
+	} `json:"capture"`
 	Processes []Process `json:"processes"`
 }
 

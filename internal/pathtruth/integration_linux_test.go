@@ -33,12 +33,24 @@ const tracedSyscalls = "open,openat,openat2,creat,truncate,ftruncate,unlink,unli
 // strace log in testdata/reports (see keepReport).
 func run(t *testing.T, name, dir, script string, env ...string) (*Report, *Trace, []byte) {
 	t.Helper()
+	return runRecorded(t, name, dir, script, nil, env...)
+}
+
+// runRecorded is run with more record flags: with rotate ("--rotate",
+// SIZE), the recording is a capture set, analyzed as one recording from its
+// directory.
+func runRecorded(t *testing.T, name, dir, script string, rotate []string, env ...string) (*Report, *Trace, []byte) {
+	t.Helper()
 	work := t.TempDir()
 	capFile := filepath.Join(work, "session.ctr")
+	if rotate != nil {
+		capFile = filepath.Join(work, "set")
+	}
 	traceFile := filepath.Join(work, "strace.txt")
-	args := []string{"record", "--no-snapshot", "--force", "-o", capFile, "--",
+	args := append([]string{"record", "--no-snapshot", "--force", "-o", capFile}, rotate...)
+	args = append(args, "--",
 		"strace", "-f", "-yy", "-qq", "--seccomp-bpf", "-s", "4096", "-o", traceFile, "-e", "trace=" + tracedSyscalls,
-		"--", "sh", "-c", script}
+		"--", "sh", "-c", script)
 	recordCommand(t, dir, env, args...)
 	rep := analyzeJSON(t, capFile)
 	f, err := os.Open(traceFile)
@@ -403,6 +415,40 @@ func TestIntegrationGoBuild(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "hello")); err != nil {
 		t.Fatalf("go build made no binary: %v", err)
 	}
+	if !hasOp(rep, "rename_to", filepath.Join(dir, "hello")) && !hasOp(rep, "create", filepath.Join(dir, "hello")) {
+		t.Errorf("the binary's write is not in the report")
+	}
+}
+
+// TestIntegrationGoBuildRotating: the same go build, recorded by a
+// rotating recorder that starts a new capture every 64 KiB or second: the set,
+// analyzed as one recording, gives exactly what strace saw, however the
+// processes and their file operations fall across the captures.
+func TestIntegrationGoBuildRotating(t *testing.T) {
+	kerneltest.Lock(t)
+	testbin.Need(t, "strace", "go")
+	if testing.Short() {
+		t.Skip("go build with an empty cache takes minutes under strace")
+	}
+	dir := t.TempDir()
+	main := "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() { fmt.Fprintln(os.Stdout, \"hello\") }\n"
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(main), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module hello\n\ngo 1.22\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(dir, "gocache")
+	rep, tr, text := runRecorded(t, "", dir, "go build -o hello .", []string{"--rotate", "64KiB,1s"},
+		"GOCACHE="+cache, "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "GOMAXPROCS=2")
+	if n := len(rep.Capture.Files); n < 5 {
+		t.Fatalf("the go build filled %d captures: the test wants several", n)
+	}
+	if rep.Capture.Lost != 0 || len(rep.Capture.Damage) > 0 {
+		t.Errorf("the set lost %d events, damage %v", rep.Capture.Lost, rep.Capture.Damage)
+	}
+	res := verify(t, rep, tr, text)
+	t.Logf("%d captures, %d operations checked", len(rep.Capture.Files), res.Matched)
 	if !hasOp(rep, "rename_to", filepath.Join(dir, "hello")) && !hasOp(rep, "create", filepath.Join(dir, "hello")) {
 		t.Errorf("the binary's write is not in the report")
 	}
