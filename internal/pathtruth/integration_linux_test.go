@@ -49,7 +49,7 @@ func runRecorded(t *testing.T, name, dir, script string, rotate []string, env ..
 	traceFile := filepath.Join(work, "strace.txt")
 	args := append([]string{"record", "--no-snapshot", "--force", "-o", capFile}, rotate...)
 	args = append(args, "--",
-		"strace", "-f", "-yy", "-qq", "--seccomp-bpf", "-s", "4096", "-o", traceFile, "-e", "trace=" + tracedSyscalls,
+		"strace", "-f", "-yy", "-qq", "--seccomp-bpf", "-s", "4096", "-o", traceFile, "-e", "trace="+tracedSyscalls,
 		"--", "sh", "-c", script)
 	recordCommand(t, dir, env, args...)
 	rep := analyzeJSON(t, capFile)
