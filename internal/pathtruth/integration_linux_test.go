@@ -392,6 +392,21 @@ func TestIntegrationDpkg(t *testing.T) {
 	}
 }
 
+// helloModule writes a hello program's module into a new directory and
+// returns it with the environment that builds it with an empty GOCACHE.
+func helloModule(t *testing.T) (string, []string) {
+	t.Helper()
+	dir := t.TempDir()
+	main := "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() { fmt.Fprintln(os.Stdout, \"hello\") }\n"
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(main), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module hello\n\ngo 1.22\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, []string{"GOCACHE=" + filepath.Join(dir, "gocache"), "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "GOMAXPROCS=2"}
+}
+
 // TestIntegrationGoBuild: go build of a small program with an empty
 // GOCACHE (the toolchain compiles the standard library it needs into
 // temporary directories it then removes).
@@ -401,16 +416,8 @@ func TestIntegrationGoBuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("go build with an empty cache takes minutes under strace")
 	}
-	dir := t.TempDir()
-	main := "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() { fmt.Fprintln(os.Stdout, \"hello\") }\n"
-	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(main), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module hello\n\ngo 1.22\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cache := filepath.Join(dir, "gocache")
-	rep, tr, text := run(t, "reports/go_build", dir, "go build -o hello .", "GOCACHE="+cache, "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "GOMAXPROCS=2")
+	dir, env := helloModule(t)
+	rep, tr, text := run(t, "reports/go_build", dir, "go build -o hello .", env...)
 	verify(t, rep, tr, text)
 	if _, err := os.Stat(filepath.Join(dir, "hello")); err != nil {
 		t.Fatalf("go build made no binary: %v", err)
@@ -430,17 +437,8 @@ func TestIntegrationGoBuildRotating(t *testing.T) {
 	if testing.Short() {
 		t.Skip("go build with an empty cache takes minutes under strace")
 	}
-	dir := t.TempDir()
-	main := "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() { fmt.Fprintln(os.Stdout, \"hello\") }\n"
-	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(main), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module hello\n\ngo 1.22\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cache := filepath.Join(dir, "gocache")
-	rep, tr, text := runRecorded(t, "", dir, "go build -o hello .", []string{"--rotate", "64KiB,1s"},
-		"GOCACHE="+cache, "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "GOMAXPROCS=2")
+	dir, env := helloModule(t)
+	rep, tr, text := runRecorded(t, "", dir, "go build -o hello .", []string{"--rotate", "64KiB,1s"}, env...)
 	if n := len(rep.Capture.Files); n < 5 {
 		t.Fatalf("the go build filled %d captures: the test wants several", n)
 	}
