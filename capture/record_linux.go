@@ -158,13 +158,12 @@ type recording struct {
 
 	// Rotation (nil without): the writer goroutine takes the new part at
 	// the nil chunk of the queue, from rotations, and answers on rotated.
-	rot        *rotation
-	rotations  chan rotateRequest
-	rotated    chan rotateDone
-	outputPath string // the file the writer goroutine writes (its own)
-	readers    []*sourceReader
-	rwg        sync.WaitGroup
-	stats      map[format.Source]*sourceStats
+	rot       *rotation
+	rotations chan rotateRequest
+	rotated   chan rotateDone
+	readers   []*sourceReader
+	rwg       sync.WaitGroup
+	stats     map[format.Source]*sourceStats
 
 	ctl        *AuditControl
 	audit      *dataSocket
@@ -233,7 +232,6 @@ func Record(ctx context.Context, opts Options) (res *Result, err error) {
 			_ = rc.file.Chmod(0o600)
 		}
 	}
-	rc.outputPath = rc.outputName()
 	defer func() {
 		rc.restore()
 		if rc.restoreErr != nil {

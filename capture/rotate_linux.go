@@ -29,8 +29,8 @@ import (
 // partPattern matches the names of the parts in a set directory.
 var partPattern = regexp.MustCompile(`^capture-([0-9]{6,})\.ctr$`)
 
-// PartName is the file name of part n of a capture set.
-func PartName(n int) string { return fmt.Sprintf("capture-%06d.ctr", n) }
+// partName is the file name of part n of a capture set.
+func partName(n int) string { return fmt.Sprintf("capture-%06d.ctr", n) }
 
 // setPart is a file of the set directory.
 type setPart struct {
@@ -81,7 +81,6 @@ type rotation struct {
 	// Another rotation was asked for meanwhile.
 	again  bool
 	closed []format.WriterStats // of the parts closed so far
-	parts  int
 }
 
 // rotateRequest goes to the writer with the nil chunk that marks where the
@@ -89,7 +88,7 @@ type rotation struct {
 type rotateRequest struct {
 	w       *format.Writer
 	file    *os.File
-	path    string
+	old     string // the part it closes
 	trailer format.Trailer
 }
 
@@ -118,7 +117,7 @@ func (rc *recording) openFirstPart() error {
 	if len(parts) > 0 {
 		rc.rot.number = parts[len(parts)-1].num + 1
 	}
-	rc.rot.path = filepath.Join(o.Output, PartName(rc.rot.number))
+	rc.rot.path = filepath.Join(o.Output, partName(rc.rot.number))
 	rc.file, err = os.OpenFile(rc.rot.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("capture: cannot create the output: %w", err)
@@ -156,7 +155,7 @@ func (rc *recording) rotate() error {
 		return nil
 	}
 	number := r.number + 1
-	path := filepath.Join(r.dir, PartName(number))
+	path := filepath.Join(r.dir, partName(number))
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("capture: cannot create the next part: %w", err)
@@ -184,17 +183,14 @@ func (rc *recording) rotate() error {
 		os.Remove(path)
 		return fmt.Errorf("capture: %s: %w", path, err)
 	}
+	rc.rotations <- rotateRequest{w: w, file: f, old: r.path, trailer: tr}
 	r.pending = true
 	r.index++
 	r.number = number
 	r.path = path
 	r.opened = time.Now()
 	r.lossBase = now
-	r.lostBefore = status.Lost
-	if rc.ctl == nil {
-		r.lostBefore = 0
-	}
-	rc.rotations <- rotateRequest{w: w, file: f, path: path, trailer: tr}
+	r.lostBefore = status.Lost // 0 without audit
 	rc.queue <- nil
 	rc.writeNote(format.Note{Kind: format.NoteAuditStatus, Status: &status, Text: "start"})
 	if !rc.opts.NoSnapshot {
@@ -226,7 +222,6 @@ func lossSince(now, base format.Loss, lostBefore uint32) format.Loss {
 // old part with its trailer and makes the new part current.
 func (rc *recording) switchPart(werr error) error {
 	req := <-rc.rotations
-	old := rc.outputPath
 	err := werr
 	if err == nil {
 		err = rc.w.Close(req.trailer)
@@ -236,9 +231,9 @@ func (rc *recording) switchPart(werr error) error {
 	}
 	rc.wmu.Lock()
 	stats := rc.w.Stats()
-	rc.w, rc.file, rc.outputPath = req.w, req.file, req.path
+	rc.w, rc.file = req.w, req.file
 	rc.wmu.Unlock()
-	rc.rotated <- rotateDone{closed: old, stats: stats, err: err}
+	rc.rotated <- rotateDone{closed: req.old, stats: stats, err: err}
 	return err
 }
 
@@ -300,12 +295,11 @@ func (rc *recording) writer() *format.Writer {
 	return rc.w
 }
 
-// writerStats adds up the parts written so far.
+// writerStats adds up the parts written so far (on the goroutine of run,
+// which alone keeps rot.closed).
 func (rc *recording) writerStats() format.WriterStats {
 	s := rc.writer().Stats()
 	if rc.rot != nil {
-		rc.wmu.Lock()
-		defer rc.wmu.Unlock()
 		for _, c := range rc.rot.closed {
 			s.Records += c.Records
 			s.UncompressedBytes += c.UncompressedBytes
