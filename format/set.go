@@ -141,30 +141,7 @@ func OpenSet(args []string, win Window) (*Reader, error) {
 				return nil, fmt.Errorf("%w: %s and %s are both part %d of recording %s", ErrNotOneRecording, g[i-1].Name(), g[i].Name(), g[i].Header().Set.Index, id)
 			}
 		}
-		var sel []*Reader
-		for i, r := range g {
-			start := r.Header().Clock.RealtimeNS
-			if win.Until != 0 && start-SetSlack > win.Until {
-				continue
-			}
-			// A part ends where the next begins; the last where a later
-			// recording begins, else it is open.
-			end, open := int64(0), true
-			if i+1 < len(g) {
-				end, open = g[i+1].Header().Clock.RealtimeNS, false
-			} else {
-				for _, r := range all {
-					if st := r.Header().Clock.RealtimeNS; r.Header().Set.ID != id && st > start && (open || st < end) {
-						end, open = st, false
-					}
-				}
-			}
-			if !open && win.Since != 0 && end+SetSlack < win.Since {
-				continue
-			}
-			sel = append(sel, r)
-		}
-		if len(sel) > 0 {
+		if sel := inWindow(g, all, win); len(sel) > 0 {
 			picks = append(picks, pick{id: id, parts: sel, from: sel[0].Header().Clock.RealtimeNS})
 		}
 	}
@@ -203,15 +180,43 @@ func OpenSet(args []string, win Window) (*Reader, error) {
 	for i := 1; i < len(sel); i++ {
 		a, b := sel[i-1].Header().Set.Index, sel[i].Header().Set.Index
 		if b != a+1 {
-			missing := fmt.Sprintf("part %d", a+1)
+			missing := fmt.Sprintf("part %d of the set is", a+1)
 			if b > a+2 {
-				missing = fmt.Sprintf("parts %d to %d", a+1, b-1)
+				missing = fmt.Sprintf("parts %d to %d of the set are", a+1, b-1)
 			}
 			s.problems = append(s.problems, &FormatError{File: sel[i].Name(), Offset: 0, Segment: -1,
-				Err: fmt.Errorf("%s of the set (between %s and this file) are missing: what they held is lost", missing, filepath.Base(sel[i-1].Name()))})
+				Err: fmt.Errorf("%s missing (between %s and this file): what was recorded there is lost", missing, filepath.Base(sel[i-1].Name()))})
 		}
 	}
 	return r, nil
+}
+
+// inWindow returns the parts of one recording (g, in order) that can hold
+// records of win. A part ends where the next begins; the last where a later
+// recording among all begins, else it is open.
+func inWindow(g, all []*Reader, win Window) []*Reader {
+	var sel []*Reader
+	for i, r := range g {
+		start := r.Header().Clock.RealtimeNS
+		if win.Until != 0 && start-SetSlack > win.Until {
+			continue
+		}
+		end, open := int64(0), true
+		if i+1 < len(g) {
+			end, open = g[i+1].Header().Clock.RealtimeNS, false
+		} else {
+			for _, o := range all {
+				if st := o.Header().Clock.RealtimeNS; o.Header().Set.ID != r.Header().Set.ID && st > start && (open || st < end) {
+					end, open = st, false
+				}
+			}
+		}
+		if !open && win.Since != 0 && end+SetSlack < win.Since {
+			continue
+		}
+		sel = append(sel, r)
+	}
+	return sel
 }
 
 // partSet is the state of a Reader over several parts of a set.
