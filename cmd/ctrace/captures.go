@@ -19,7 +19,7 @@ const captureArgsUsage = "CAPTURE... | SET-DIRECTORY"
 // them is to pick the captures of a set (analyze, report, info).
 func setWindowFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "since", Usage: "of a capture set, read only the captures that hold records from `TIME` on (RFC 3339, or an offset from the set's start: 2h)"},
+		&cli.StringFlag{Name: "since", Usage: "of a capture set, read only the captures that hold records from `TIME` on (RFC 3339, or an offset from the start of the earliest capture: 2h)"},
 		&cli.StringFlag{Name: "until", Usage: "of a capture set, read only the captures that hold records up to `TIME`"},
 	}
 }
@@ -38,7 +38,7 @@ type recording struct {
 func (r *recording) set() bool { return len(r.files) > 1 }
 
 // recordingOf reads the command's capture arguments and its --since and
-// --until (when it has them; offsets count from the start of the first
+// --until (when it has them; offsets count from the start of the earliest
 // capture). For one file the window is left to the command.
 func recordingOf(c *cli.Context, cmd string) (*recording, error) {
 	if c.NArg() == 0 {
@@ -58,19 +58,44 @@ func recordingOf(c *cli.Context, cmd string) (*recording, error) {
 	if !r.set() || (since == "" && until == "") {
 		return r, nil
 	}
-	// Offsets count from the start of the recording: the first capture's.
-	fr, err := format.OpenSet(r.args, format.Window{})
-	if err != nil {
-		return nil, err
+	// Offsets count from the start of the earliest capture given; the
+	// headers are read only for an offset.
+	var start int64
+	if isOffset(since) || isOffset(until) {
+		if start, err = earliestStart(r.files); err != nil {
+			return nil, err
+		}
 	}
-	start := fr.Header().Clock.RealtimeNS
-	fr.Close()
 	r.window.Since, _ = analyze.ParseTime(since, start)
 	r.window.Until, _ = analyze.ParseTime(until, start)
 	if r.window.Since != 0 && r.window.Until != 0 && r.window.Until < r.window.Since {
 		return nil, fmt.Errorf("%s: --until is before --since", cmd)
 	}
 	return r, nil
+}
+
+// isOffset reports whether a --since/--until value counts from the start
+// (rather than being a time).
+func isOffset(v string) bool {
+	a, _ := analyze.ParseTime(v, 0)
+	b, _ := analyze.ParseTime(v, 1)
+	return a != b
+}
+
+// earliestStart is the earliest start (header clock) of the captures.
+func earliestStart(files []string) (int64, error) {
+	var start int64
+	for _, f := range files {
+		r, err := format.Open(f)
+		if err != nil {
+			return 0, err
+		}
+		if t := r.Header().Clock.RealtimeNS; start == 0 || t < start {
+			start = t
+		}
+		r.Close()
+	}
+	return start, nil
 }
 
 // errSetWindowOnFile is returned when --since/--until, which pick the

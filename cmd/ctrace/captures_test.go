@@ -135,8 +135,64 @@ func TestSetWindowFlags(t *testing.T) {
 			t.Errorf("%s --since on one file: exit %d: %s", cmd, code, errb.String())
 		}
 	}
+	// A directory with two recordings: a window inside one picks it, an
+	// absolute time as well as an offset (from the earliest capture).
+	two := t.TempDir()
+	splitIntoSet(t, filepath.Join("..", "..", "testdata", "captures", "threads.ctr"), two, 2, t0)
+	later := splitIntoSet(t, filepath.Join("..", "..", "testdata", "captures", "threads.ctr"), t.TempDir(), 2, t0.Add(5*time.Hour))
+	for i, p := range later {
+		r, err := format.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := *r.Header()
+		r.Close()
+		// The same parts under another recording's id, numbered on.
+		h.Set.ID = "fedcba9876543210"
+		rewriteHeader(t, p, filepath.Join(two, fmt.Sprintf("capture-%06d.ctr", 3+i)), h)
+	}
+	if got := fmt.Sprint(infoFiles("--since", "2026-12-04T11:10:00Z", two)); got != "[capture-000003.ctr capture-000004.ctr]" {
+		t.Errorf("info --since inside the second recording: files %s", got)
+	}
+	if got := fmt.Sprint(infoFiles("--until", "30m", two)); got != "[]" {
+		t.Errorf("info --until 30m: files %s, want the first capture alone", got)
+	}
 	errb.Reset()
 	if code := run([]string{"ctrace", "analyze", filepath.Join(dir, "nothing-here")}, io.Discard, &errb); code == 0 || !strings.Contains(errb.String(), "nothing-here") {
 		t.Errorf("a missing capture: exit %d: %s", code, errb.String())
+	}
+}
+
+// rewriteHeader copies the capture in to out with header h.
+func rewriteHeader(t *testing.T, in, out string, h format.Header) {
+	t.Helper()
+	r, err := format.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := format.NewWriter(f, h, format.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		x, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteRecord(x.Source, x.Flags, x.Mono, x.Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(format.Trailer{StopReason: "rotated"}); err != nil {
+		t.Fatal(err)
 	}
 }
