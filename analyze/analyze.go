@@ -111,12 +111,11 @@ func analyzeReader(r *format.Reader, o readOptions) (*Analysis, error) {
 	}
 	c.DamageCount = r.ProblemCount()
 	for _, p := range r.Problems() {
+		t := damageText(p)
 		if c.Files != nil {
-			// Of a capture set: which file.
-			c.Damage = append(c.Damage, filepath.Base(p.File)+": "+damageText(p))
-			continue
+			t = filepath.Base(p.File) + ": " + t // of a capture set: which file
 		}
-		c.Damage = append(c.Damage, damageText(p))
+		c.Damage = append(c.Damage, t)
 	}
 	c.Undecodable = m.Undecodable
 	c.LateRecords = m.LateRecords

@@ -102,11 +102,19 @@ func earliestStart(files []string) (int64, error) {
 // captures of a set, are given with one capture file.
 var errSetWindowOnFile = errors.New("--since and --until pick the captures of a capture set; for a window of one capture use timeline or extract")
 
+// setRecordingOf is recordingOf for the commands whose --since/--until
+// only pick the captures of a set (setWindowFlags): with one file they are
+// refused.
+func setRecordingOf(c *cli.Context, cmd string) (*recording, error) {
+	r, err := recordingOf(c, cmd)
+	if err == nil && !r.set() && (c.String("since") != "" || c.String("until") != "") {
+		err = fmt.Errorf("%s: %w", cmd, errSetWindowOnFile)
+	}
+	return r, err
+}
+
 // analyze analyzes the recording (for a set, the captures of the window).
 func (r *recording) analyze() (*analyze.Analysis, error) {
-	if !r.set() {
-		return analyze.AnalyzeFileWith(r.files[0], readOptions())
-	}
 	return analyze.AnalyzeCaptures(r.args, r.window, readOptions())
 }
 

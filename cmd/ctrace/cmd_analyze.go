@@ -32,12 +32,9 @@ func analyzeCommand() *cli.Command {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the report to `FILE` (mode 0600) instead of stdout"},
 		}, append(selectionFlags(), setWindowFlags()...)...),
 		Action: func(c *cli.Context) error {
-			rec, err := recordingOf(c, "analyze")
+			rec, err := setRecordingOf(c, "analyze")
 			if err != nil {
 				return err
-			}
-			if !rec.set() && (c.String("since") != "" || c.String("until") != "") {
-				return fmt.Errorf("analyze: %w", errSetWindowOnFile)
 			}
 			s, err := selectionOf(c, "analyze")
 			if err != nil {

@@ -83,7 +83,7 @@ func extractCommand() *cli.Command {
 			}
 			if rec.set() {
 				// The window in absolute times: offsets count from the
-				// start of the set, not of the first capture read.
+				// earliest capture given, not from the first one read.
 				o.Since, o.Until = rfc3339(rec.window.Since), rfc3339(rec.window.Until)
 			}
 			res, err := extract.Files(rec.args, rec.window, c.String("output"), o)

@@ -25,12 +25,9 @@ func infoCommand() *cli.Command {
 			&cli.StringFlag{Name: "format", Usage: "text or json", Value: "text"},
 		}, setWindowFlags()...),
 		Action: func(c *cli.Context) error {
-			rec, err := recordingOf(c, "info")
+			rec, err := setRecordingOf(c, "info")
 			if err != nil {
 				return err
-			}
-			if !rec.set() && (c.String("since") != "" || c.String("until") != "") {
-				return fmt.Errorf("info: %w", errSetWindowOnFile)
 			}
 			return runInfo(rec, c.String("format"), c.App.Writer, c.App.ErrWriter)
 		},

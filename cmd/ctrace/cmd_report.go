@@ -26,12 +26,9 @@ func reportCommand() *cli.Command {
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the page to `FILE` (mode 0600) instead of stdout"},
 		}, append(selectionFlags(), setWindowFlags()...)...),
 		Action: func(c *cli.Context) error {
-			rec, err := recordingOf(c, "report")
+			rec, err := setRecordingOf(c, "report")
 			if err != nil {
 				return err
-			}
-			if !rec.set() && (c.String("since") != "" || c.String("until") != "") {
-				return fmt.Errorf("report: %w", errSetWindowOnFile)
 			}
 			s, err := selectionOf(c, "report")
 			if err != nil {
