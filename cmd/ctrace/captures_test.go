@@ -14,10 +14,11 @@ import (
 	"github.com/ctrace/ctrace/format"
 )
 
-// splitIntoSet writes the records of a recorded capture as a capture set
-// of n parts whose headers begin an hour apart (from t0), as a rotating
-// recorder that ran for hours would have; it returns the parts.
-func splitIntoSet(t *testing.T, capture, dir string, n int, t0 time.Time) []string {
+// splitIntoSet writes the records of a recorded capture as a recording
+// (set id) of n parts whose headers begin an hour apart (from t0), as a
+// rotating recorder that ran for hours would have, numbered in dir from
+// first; it returns the parts.
+func splitIntoSet(t *testing.T, capture, dir, id string, first, n int, t0 time.Time) []string {
 	t.Helper()
 	r, err := format.Open(capture)
 	if err != nil {
@@ -45,9 +46,9 @@ func splitIntoSet(t *testing.T, capture, dir string, n int, t0 time.Time) []stri
 	per := (len(recs) + n - 1) / n
 	for i := 0; i < n; i++ {
 		h := *r.Header()
-		h.Set = &format.SetInfo{ID: "0123456789abcdef", Index: i + 1}
+		h.Set = &format.SetInfo{ID: id, Index: i + 1}
 		h.Clock.RealtimeNS = t0.Add(time.Duration(i) * time.Hour).UnixNano()
-		p := filepath.Join(dir, fmt.Sprintf("capture-%06d.ctr", i+1))
+		p := filepath.Join(dir, fmt.Sprintf("capture-%06d.ctr", first+i))
 		f, err := os.Create(p)
 		if err != nil {
 			t.Fatal(err)
@@ -75,7 +76,8 @@ func splitIntoSet(t *testing.T, capture, dir string, n int, t0 time.Time) []stri
 func TestSetWindowFlags(t *testing.T) {
 	dir := t.TempDir()
 	t0 := time.Date(2026, 12, 4, 6, 0, 0, 0, time.UTC)
-	parts := splitIntoSet(t, filepath.Join("..", "..", "testdata", "captures", "threads.ctr"), dir, 4, t0)
+	threads := filepath.Join("..", "..", "testdata", "captures", "threads.ctr")
+	parts := splitIntoSet(t, threads, dir, "0123456789abcdef", 1, 4, t0)
 	infoFiles := func(args ...string) []string {
 		t.Helper()
 		var out, errb strings.Builder
@@ -138,19 +140,8 @@ func TestSetWindowFlags(t *testing.T) {
 	// A directory with two recordings: a window inside one picks it, an
 	// absolute time as well as an offset (from the earliest capture).
 	two := t.TempDir()
-	splitIntoSet(t, filepath.Join("..", "..", "testdata", "captures", "threads.ctr"), two, 2, t0)
-	later := splitIntoSet(t, filepath.Join("..", "..", "testdata", "captures", "threads.ctr"), t.TempDir(), 2, t0.Add(5*time.Hour))
-	for i, p := range later {
-		r, err := format.Open(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := *r.Header()
-		r.Close()
-		// The same parts under another recording's id, numbered on.
-		h.Set.ID = "fedcba9876543210"
-		rewriteHeader(t, p, filepath.Join(two, fmt.Sprintf("capture-%06d.ctr", 3+i)), h)
-	}
+	splitIntoSet(t, threads, two, "0123456789abcdef", 1, 2, t0)
+	splitIntoSet(t, threads, two, "fedcba9876543210", 3, 2, t0.Add(5*time.Hour))
 	if got := fmt.Sprint(infoFiles("--since", "2026-12-04T11:10:00Z", two)); got != "[capture-000003.ctr capture-000004.ctr]" {
 		t.Errorf("info --since inside the second recording: files %s", got)
 	}
@@ -160,39 +151,5 @@ func TestSetWindowFlags(t *testing.T) {
 	errb.Reset()
 	if code := run([]string{"ctrace", "analyze", filepath.Join(dir, "nothing-here")}, io.Discard, &errb); code == 0 || !strings.Contains(errb.String(), "nothing-here") {
 		t.Errorf("a missing capture: exit %d: %s", code, errb.String())
-	}
-}
-
-// rewriteHeader copies the capture in to out with header h.
-func rewriteHeader(t *testing.T, in, out string, h format.Header) {
-	t.Helper()
-	r, err := format.Open(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w, err := format.NewWriter(f, h, format.WriterOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		x, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.WriteRecord(x.Source, x.Flags, x.Mono, x.Data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(format.Trailer{StopReason: "rotated"}); err != nil {
-		t.Fatal(err)
 	}
 }
