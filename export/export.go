@@ -48,6 +48,9 @@ type Actor struct {
 	PID       int64 `parquet:"pid" json:"pid"`
 }
 
+// actorOf is the Actor of a process's rows.
+func actorOf(p *analyze.Process) Actor { return Actor{ProcessID: int64(p.ID), PID: int64(p.PID)} }
+
 // Process is a row of the processes table.
 type Process struct {
 	Origin
@@ -333,7 +336,7 @@ func execRows(a *analyze.Analysis, b Origin) rows[Exec] {
 	return collect(func(add func(Exec) error) error {
 		for _, p := range a.Processes {
 			for _, x := range p.Execs {
-				r := Exec{Origin: b, Actor: Actor{ProcessID: int64(p.ID), PID: int64(p.PID)},
+				r := Exec{Origin: b, Actor: actorOf(p),
 					Time: ts(x.Time), Exe: x.Exe, Argv: argv(x.Argv), Container: p.Container}
 				if id := x.Identity; id != nil {
 					r.UID, r.EUID = &id.UID, &id.EUID
@@ -352,7 +355,7 @@ func fileRows(a *analyze.Analysis, b Origin) rows[File] {
 		for _, p := range a.Processes {
 			for i := range p.Files {
 				f := &p.Files[i]
-				if err := add(File{Origin: b, Actor: Actor{ProcessID: int64(p.ID), PID: int64(p.PID)},
+				if err := add(File{Origin: b, Actor: actorOf(p),
 					Time: ts(f.Time), Operation: f.Op, Path: f.Path, HostPath: f.HostPath, Unresolved: f.Unresolved,
 					Container: p.Container}); err != nil {
 					return err
@@ -387,7 +390,7 @@ func connectionRows(a *analyze.Analysis, b Origin) rows[Connection] {
 		for _, p := range a.Processes {
 			for i := range p.Connections {
 				c := &p.Connections[i]
-				r := Connection{Origin: b, Actor: Actor{ProcessID: int64(p.ID), PID: int64(p.PID)},
+				r := Connection{Origin: b, Actor: actorOf(p),
 					Time: ts(c.Time), Operation: c.Op, Family: c.Family, Address: c.Address, Path: c.Path, Result: c.Result,
 					Container: p.Container}
 				if (c.Family == "inet" || c.Family == "inet6") && c.Address != "" {
