@@ -158,6 +158,21 @@ type Fact struct {
 
 func (f *Fact) key() string { return f.Kind + "\x00" + f.Container + "\x00" + f.What }
 
+// looseKey is key with every name shaped as mkstemp makes them taken for
+// one, whatever its letters.
+func (f *Fact) looseKey() string {
+	return f.Kind + "\x00" + f.Container + "\x00" + randomName.ReplaceAllString(f.What, "${1}${2}<rand>${4}${5}")
+}
+
+// looseIndex indexes facts by looseKey.
+func looseIndex(fs []*Fact) map[string][]*Fact {
+	m := map[string][]*Fact{}
+	for _, f := range fs {
+		m[f.looseKey()] = append(m[f.looseKey()], f)
+	}
+	return m
+}
+
 // Scope returns the processes of a recorded command's job: the command
 // (the process of Capture.CommandPID started in the capture) and its
 // descendants, and the processes of the containers they started (their
@@ -328,17 +343,37 @@ func Compare(base, next []*Fact) []Entry {
 		n[f.key()] = f
 	}
 	var out []Entry
+	// A name mkstemp made may be six letters of one case (/tmp/ccchxzod.s,
+	// /tmp/ccZPVJHG.s), which Normalize keeps, as it does words. A fact is
+	// no difference when the other capture has one that differs from it
+	// only there, where it has a name Normalize did take for random
+	// (<rand>); two words (/tmp/config.s, /tmp/output.s) still differ.
+	var bl, nl map[string][]*Fact // built for the first fact without its twin
+	counterpart := func(in *map[string][]*Fact, of []*Fact, f *Fact) *Fact {
+		if *in == nil {
+			*in = looseIndex(of)
+		}
+		for _, o := range (*in)[f.looseKey()] {
+			if strings.Count(o.What, "<rand>") != strings.Count(f.What, "<rand>") {
+				return o
+			}
+		}
+		return nil
+	}
 	for _, f := range next {
 		old, ok := b[f.key()]
+		if !ok {
+			old = counterpart(&bl, base, f)
+		}
 		switch {
-		case !ok:
+		case old == nil:
 			out = append(out, Entry{Change: New, Fact: f})
 		case f.Kind == KindExec && !slices.Equal(old.Ends, f.Ends):
 			out = append(out, Entry{Change: Changed, Fact: f, Was: old})
 		}
 	}
 	for _, f := range base {
-		if _, ok := n[f.key()]; !ok {
+		if _, ok := n[f.key()]; !ok && counterpart(&nl, next, f) == nil {
 			out = append(out, Entry{Change: Gone, Fact: f})
 		}
 	}

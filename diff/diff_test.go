@@ -1,6 +1,9 @@
 package diff
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestNormalize(t *testing.T) {
 	for in, want := range map[string]string{
@@ -22,5 +25,41 @@ func TestNormalize(t *testing.T) {
 		if got := Normalize(in); got != want {
 			t.Errorf("Normalize(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A name mkstemp made of six letters of one case is left by Normalize (it
+// could be a word), but a fact that differs from one of the other capture
+// only there is no difference; anything else still differs.
+func TestCompareLowerCaseRandomNames(t *testing.T) {
+	fact := func(kind, what string) *Fact { return &Fact{Kind: kind, What: what, Ends: []string{"exit 0"}} }
+	base := []*Fact{
+		fact(KindFile, "create "+Normalize("/tmp/ccdPEd2E.s")),
+		fact(KindExec, Normalize("/usr/bin/as as --64 -o a.o /tmp/ccdPEd2E.s")),
+		fact(KindFile, "create /tmp/config.s"),
+		// Two compiles' names: one normalised, the other all upper case.
+		fact(KindFile, "create "+Normalize("/tmp/ccX3fQ2a.res")),
+		fact(KindFile, "create "+Normalize("/tmp/ccZPVJHG.res")),
+	}
+	next := []*Fact{
+		fact(KindFile, "create "+Normalize("/tmp/ccchxzod.s")),
+		fact(KindExec, Normalize("/usr/bin/as as --64 -o a.o /tmp/ccchxzod.s")),
+		fact(KindFile, "create /tmp/ccabcdef.o"),
+		fact(KindFile, "create /tmp/output.s"),
+		fact(KindFile, "create "+Normalize("/tmp/cc8mQz1B.res")),
+	}
+	next[1].Ends = []string{"exit 1"}
+	var got []string
+	for _, e := range Compare(base, next) {
+		got = append(got, e.Change+" "+e.Fact.What)
+	}
+	want := []string{
+		"changed /usr/bin/as as --64 -o a.o /tmp/ccchxzod.s",
+		"new create /tmp/ccabcdef.o",
+		"gone create /tmp/config.s",
+		"new create /tmp/output.s",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -126,6 +126,8 @@ func Explain(w io.Writer) error {
 	for i, r := range Rules {
 		fmt.Fprintf(&b, "  %d. %s: /%s/ → %s\n", i+1, r.Name, r.Pattern, r.Replace)
 	}
+	b.WriteString("A mkstemp name of six letters of one case (/tmp/ccchxzod.s) is kept, as a word would be; a fact\n" +
+		"is no difference when the other capture has one that differs from it only where it has <rand>.\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }
